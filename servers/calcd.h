@@ -31,8 +31,9 @@
                                        take one more reply, reading stops */
 #define CALCD_UDP_BATCH 64          /* datagrams per recvmmsg/sendmmsg */
 #define CALCD_UDP_ROUNDS 8          /* batches per readiness event */
-#define CALCD_UDP_BUF  (CALC_MAX_REQUEST_LEN + 2 + 1) /* request, CR LF, and
-                                       one byte to detect an over-long one */
+#define CALCD_UDP_BUF  (CALC_MAX_REQUEST_LEN + 2) /* request and CR LF; a
+                                       longer datagram is truncated, which
+                                       recvmmsg flags (MSG_TRUNC) */
 #define CALCD_ACCEPT_ROUNDS 64      /* accepts per readiness event */
 #define CALCD_REJECT_MAX 64         /* refused (busy) connections waiting
                                        for their client's EOF at once */

@@ -149,14 +149,18 @@ static void too_long(calcd *s, conn *c, const char *req, size_t n) {
 }
 
 /* Answer every complete request in the input, in order, while the output
- * has room. */
-static void serve(calcd *s, conn *c) {
+ * has room.  Returns 1 when it stopped for want of room. */
+static int serve(calcd *s, conn *c) {
   size_t max = calc_ctx_limits(s->ctx)->max_len;
   size_t pos = 0;
+  int blocked = 0;
   char *lf;
   while (!(c->flags & C_CLOSING) &&
          (lf = memchr(c->in + pos, '\n', c->in_len - pos)) != NULL) {
-    if (!out_room(c)) break;
+    if (!out_room(c)) {
+      blocked = 1;
+      break;
+    }
     if (!(c->flags & C_LINE)) { /* the first LF: line mode for good */
       c->flags = (c->flags | C_LINE) & ~C_DUE;
       calcd_timer_stop(&c->legacy);
@@ -167,7 +171,7 @@ static void serve(calcd *s, conn *c) {
     pos += len + 1;
     if (len > CALCD_LINE_MAX || n > max) {
       too_long(s, c, line, len);
-      return;
+      return 0;
     }
     if (n > 0) answer(s, c, line, n); /* an empty line gets no reply */
   }
@@ -175,35 +179,37 @@ static void serve(calcd *s, conn *c) {
     memmove(c->in, c->in + pos, c->in_len - pos);
     c->in_len -= pos;
   }
-  if ((c->flags & C_CLOSING) || c->in_len == 0) return;
+  if (blocked || (c->flags & C_CLOSING) || c->in_len == 0) return blocked;
 
   /* What is left has no LF. */
   if (c->in_len > CALCD_LINE_MAX) {
-    if (out_room(c)) too_long(s, c, c->in, c->in_len);
-    return;
+    if (!out_room(c)) return 1;
+    too_long(s, c, c->in, c->in_len);
+    return 0;
   }
   int final = (c->flags & C_EOF) != 0;
   if (c->flags & C_LINE) {
-    if (!final) return;
+    if (!final) return 0;
     if (c->flags & C_STOPPING) { /* a line not fully received */
       c->in_len = 0;
-      return;
+      return 0;
     }
   } else if (!final && !(c->flags & C_DUE)) {
-    return;
+    return 0;
   }
   /* A legacy request, or the unterminated last line before the client's
    * EOF. */
-  if (!out_room(c)) return;
+  if (!out_room(c)) return 1;
   size_t n = calc_strip_eol(c->in, c->in_len);
   if (n > max) {
     too_long(s, c, c->in, n);
-    return;
+    return 0;
   }
   if (n > 0) answer(s, c, c->in, n);
   c->in_len = 0;
   c->flags &= ~C_DUE;
   calcd_timer_stop(&c->legacy);
+  return 0;
 }
 
 /* Send all queued replies at once.  Returns -1 when the connection died. */
@@ -256,13 +262,19 @@ static int read_some(calcd *s, conn *c) {
 /* Answer, send, and set what the connection waits for next.  got: bytes
  * just read (restarts a legacy request's quiet time). */
 static void pump(calcd *s, conn *c, int got) {
-  serve(s, c);
+  int blocked = serve(s, c);
   if (got > 0 && !(c->flags & (C_LINE | C_EOF | C_CLOSING)) && c->in_len) {
     c->last_in = s->now;
     c->flags &= ~C_DUE;
     calcd_timer_arm(s, CALCD_TQ_QUIET, &c->legacy, s->now);
   }
   if (flush(s, c) < 0) return;
+  /* Requests left for want of room, and sending made room: go on (the
+   * input may be full, so no read would come to resume them). */
+  while (blocked && out_room(c)) {
+    blocked = serve(s, c);
+    if (flush(s, c) < 0) return;
+  }
   if (c->out_off == c->out_len) {
     if (c->flags & C_CLOSING) {
       start_drain(s, c);
