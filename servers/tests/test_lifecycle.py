@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: MIT
+"""calcd's command line, startup log, -v logging, exit codes, and shutdown
+on SIGTERM/SIGINT with requests in flight (docs/PROTOCOL.md, "Running")."""
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import CALCD, Calcd, recv_lines, recv_until_eof
+
+
+def run(*args):
+    return subprocess.run([CALCD, *args], capture_output=True, text=True,
+                          timeout=10)
+
+
+def test_help_and_version():
+    r = run("--help")
+    assert r.returncode == 0 and r.stdout.startswith("usage: calcd")
+    for opt in ("--role", "--port", "--bind", "--max-conn", "--idle-timeout",
+                "--verbose", "Exit status"):
+        assert opt in r.stdout
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.startswith("calcd ")
+
+
+@pytest.mark.parametrize("args", [
+    ["--bogus"], ["--role", "sqrt"], ["--port", "65536"], ["--port", "x"],
+    ["--bind", "localhost"], ["--max-conn", "0"], ["--idle-timeout", "0"],
+    ["--idle-timeout", "1s"], ["extra"],
+])
+def test_usage_errors_exit_2(args):
+    r = run(*args)
+    assert r.returncode == 2 and "calcd" in r.stderr.splitlines()[0]
+
+
+def test_bind_failure_exits_1():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = run("--port", str(port), "--bind", "127.0.0.1")
+    assert r.returncode == 1
+    assert "cannot bind tcp 127.0.0.1:%d" % port in r.stderr
+
+
+def test_startup_line(calcd_factory):
+    s = calcd_factory("--role", "muldiv", "--max-conn", "77",
+                      "--bind", "127.0.0.1", "--idle-timeout", "2.5")
+    [line] = [l for l in s.log if "version" in l]
+    assert line.startswith("calcd: version ")
+    assert ", role muldiv, port %d udp+tcp on 127.0.0.1, max-conn 77, " \
+           "idle-timeout 2.5 s, max-request 4096 bytes, pid %d\n" \
+           % (s.port, s.proc.pid) in line
+
+
+def test_default_binds_are_loopback(calcd):
+    assert calcd.addrs[0] == "127.0.0.1"
+    assert set(calcd.addrs) <= {"127.0.0.1", "::1"}
+
+
+def test_verbose_logs_each_request(calcd_factory):
+    s = calcd_factory("-v")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.settimeout(5)
+        u.sendto(b"15*15", ("127.0.0.1", s.port))
+        assert u.recv(100) == b"225"
+        uport = u.getsockname()[1]
+    with s.tcp() as c:
+        c.sendall(b"1/0\n")
+        recv_lines(c, 1)
+        tport = c.getsockname()[1]
+    time.sleep(0.1)
+    log = "".join(s.log)
+    assert 'calcd: udp 127.0.0.1:%d "15*15" -> "225"\n' % uport in log
+    assert ('calcd: tcp 127.0.0.1:%d "1/0" -> '
+            '"ERR zero-division: division by zero"\n' % tport) in log
+
+
+def test_sigterm_with_requests_in_flight():
+    srv = Calcd()
+    n = 500
+    lines = [b"".join(b"%d*%d+%d\n" % (k, k, j) for j in range(n))
+             for k in range(20)]
+    clients = [srv.tcp() for _ in lines]
+    legacy = srv.tcp()
+    for c, data in zip(clients, lines):
+        c.sendall(data)
+    legacy.sendall(b"7*6")          # a legacy request, not yet answered
+    partial = srv.tcp()
+    partial.sendall(b"1+1\n2+")     # the second line is not complete
+    t0 = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    for k, c in enumerate(clients):  # every received request is answered
+        want = b"".join(b"%d\n" % (k * k + j) for j in range(n))
+        assert recv_until_eof(c) == want
+        c.close()
+    assert recv_until_eof(legacy) == b"42"
+    assert recv_until_eof(partial) == b"2\n"
+    assert srv.proc.wait(2) == 0
+    assert time.monotonic() - t0 < 1.0
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", srv.port), timeout=1)
+    assert "stopping" in "".join(srv.log)
+
+
+def test_sigint_with_idle_clients():
+    srv = Calcd()
+    idle = [srv.tcp() for _ in range(5)]
+    t0 = time.monotonic()
+    assert srv.stop(signal.SIGINT) == 0
+    assert time.monotonic() - t0 < 1.0
+    for c in idle:
+        assert recv_until_eof(c) == b""
+        c.close()
+
+
+def test_sigpipe_does_not_kill(calcd):
+    # Replies to a client that has gone: EPIPE, never SIGPIPE.
+    for _ in range(20):
+        c = calcd.tcp()
+        c.sendall(b"2**13000\n" * 50)
+        c.shutdown(socket.SHUT_RD)
+        c.close()
+    time.sleep(0.2)
+    assert calcd.proc.poll() is None
+    assert calcd.udp(b"1+1") == b"2"
