@@ -116,6 +116,8 @@ struct calcd {
   calcd_io udp[CALCD_MAX_BINDS];
   calcd_udp *ub;      /* UDP batch buffers */
   struct calcd_conn *dead; /* closed this iteration, freed after it */
+  int spare_fd;       /* held open, given up to refuse a connection when
+                         out of descriptors (EMFILE) */
 };
 
 /* calcd_loop.c */

@@ -17,6 +17,7 @@
  * line mode for good.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
@@ -343,6 +344,7 @@ static void drain_expired(calcd *s, calcd_timer *t) {
 }
 
 void calcd_tcp_init(calcd *s) {
+  s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   static const struct {
     int q;
     calcd_timer_fn *fn;
@@ -416,6 +418,17 @@ static void serve_new(calcd *s, int fd, const struct sockaddr_storage *peer) {
   calcd_timer_arm(s, CALCD_TQ_IDLE, &c->life, s->now);
 }
 
+/* Out of descriptors: the pending connection would keep the (level-
+ * triggered) listener ready forever.  Give up the spare descriptor to
+ * accept it and close it at once, then take the spare back. */
+static void shed(calcd *s, int lfd) {
+  if (s->spare_fd < 0) return;
+  close(s->spare_fd);
+  int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  if (fd >= 0) close(fd);
+  s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 void calcd_tcp_accept(calcd *s, calcd_io *io, uint32_t events) {
   (void)events;
   for (int i = 0; i < CALCD_ACCEPT_ROUNDS; i++) {
@@ -426,8 +439,9 @@ void calcd_tcp_accept(calcd *s, calcd_io *io, uint32_t events) {
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
         continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK)
-        calcd_log("accept: %s", strerror(errno));
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      calcd_log("accept: %s", strerror(errno));
+      if (errno == EMFILE || errno == ENFILE) shed(s, io->fd);
       return;
     }
     if (s->nconn >= s->o.max_conn)

@@ -8,6 +8,7 @@ CALCD (calcd) and CALC_EVAL (calc-eval, the reply oracle).
 """
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -31,12 +32,17 @@ TIMEOUT = 5.0  # seconds any single reply may take before a test fails
 class Calcd:
     """A calcd process on a free port; its stderr is collected in .log."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, nofile=None):
         if not CALCD:
             pytest.fail("CALCD is not set (run through ctest)")
+
+        def limit_files():  # in the child: an open-file limit to fit in
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self.proc = subprocess.Popen(
             [CALCD, "--port", "0", *args], stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            preexec_fn=limit_files if nofile else None)
         self.log = []
         for _ in range(5):  # warnings may precede the startup line
             line = self.proc.stderr.readline()
@@ -82,8 +88,8 @@ class Calcd:
 def calcd_factory():
     servers = []
 
-    def start(*args):
-        s = Calcd(*args)
+    def start(*args, **kw):
+        s = Calcd(*args, **kw)
         servers.append(s)
         return s
 

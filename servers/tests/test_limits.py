@@ -62,6 +62,26 @@ def test_connection_limit(calcd_factory):
         s.close()
 
 
+def test_connection_limit_fits_the_open_file_limit(calcd_factory):
+    # 200 descriptors: calcd keeps 128 for sockets, refusals and spares.
+    srv = calcd_factory("--max-conn", "4096", "--bind", "127.0.0.1",
+                        nofile=200)
+    assert "calcd: open file limit 200: max-conn lowered to 72\n" in srv.log
+    assert srv.max_conn == 72
+    served = [srv.tcp() for _ in range(72)]
+    try:
+        for s in served:
+            s.sendall(b"1+1\n")
+        for s in served:
+            assert recv_lines(s, 1) == b"2\n"
+        with srv.tcp() as extra:
+            assert recv_until_eof(extra) == \
+                b"ERR busy: server at its connection limit (72)\n"
+    finally:
+        for s in served:
+            s.close()
+
+
 def test_idle_timeout(calcd_factory):
     srv = calcd_factory("--idle-timeout", "0.4")
     with srv.tcp() as idle, srv.tcp() as busy:
