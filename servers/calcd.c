@@ -112,12 +112,11 @@ static void quote(const char *p, size_t n, char *buf, size_t cap) {
   buf[o] = '\0';
 }
 
-void calcd_log_request(const calcd *s, const char *proto,
-                       const struct sockaddr *peer, const char *req,
-                       size_t n, const char *reply, size_t m) {
+void calcd_log_request(const char *proto, const struct sockaddr *peer,
+                       const char *req, size_t n, const char *reply,
+                       size_t m) {
   char who[CALCD_ADDR_STR], q[4 * CALCD_LOG_EXPR_MAX + 8],
       r[4 * CALCD_LOG_EXPR_MAX + 8];
-  (void)s;
   addr_str(peer, 1, who, sizeof who);
   quote(req, n, q, sizeof q);
   quote(reply, m, r, sizeof r);
@@ -347,7 +346,9 @@ static int bind_once(calcd *s, int *port) {
     if (o->bind_default && o->bind[i].ss_family == AF_INET6 &&
         (e == EADDRNOTAVAIL || e == EAFNOSUPPORT)) {
       calcd_log("no IPv6 loopback (%s): serving IPv4 only", strerror(e));
-      o->bind[i] = o->bind[--o->nbind];
+      o->nbind--;
+      o->bind[i] = o->bind[o->nbind];
+      o->bind_len[i] = o->bind_len[o->nbind];
       i--;
       continue;
     }

@@ -149,9 +149,10 @@ void calcd_tcp_reap(calcd *s);
 
 /* calcd.c: logging and the framing errors no evaluation produces. */
 void calcd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void calcd_log_request(const calcd *s, const char *proto,
-                       const struct sockaddr *peer, const char *req,
-                       size_t n, const char *reply, size_t m);
+/* -v: one line "<proto> <peer> "<request>" -> "<reply>"". */
+void calcd_log_request(const char *proto, const struct sockaddr *peer,
+                       const char *req, size_t n, const char *reply,
+                       size_t m);
 /* "ERR <token>: <message>" for kind e into out (cap bytes); its length. */
 size_t calcd_error_reply(calc_err e, char *out, size_t cap, const char *fmt,
                          ...) __attribute__((format(printf, 4, 5)));

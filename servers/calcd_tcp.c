@@ -128,7 +128,7 @@ static void answer(calcd *s, conn *c, const char *req, size_t n) {
   size_t m = calc_answer(s->ctx, s->o.role, req, n, SIZE_MAX, o,
                          CALC_ANSWER_MAX, NULL);
   if (s->o.verbose)
-    calcd_log_request(s, c->flags & C_LINE ? "tcp" : "tcp-legacy",
+    calcd_log_request(c->flags & C_LINE ? "tcp" : "tcp-legacy",
                       (const struct sockaddr *)&c->peer, req, n, o, m);
   if (c->flags & C_LINE) o[m++] = '\n';
   c->out_len += m;
@@ -140,7 +140,7 @@ static void too_long(calcd *s, conn *c, const char *req, size_t n) {
   char *o = c->out + c->out_len;
   size_t m = calcd_too_long(s, o, CALC_ANSWER_MAX);
   if (s->o.verbose)
-    calcd_log_request(s, c->flags & C_LINE ? "tcp" : "tcp-legacy",
+    calcd_log_request(c->flags & C_LINE ? "tcp" : "tcp-legacy",
                       (const struct sockaddr *)&c->peer, req, n, o, m);
   if (c->flags & C_LINE) o[m++] = '\n';
   c->out_len += m;
@@ -374,7 +374,7 @@ static void reject(calcd *s, int fd, const struct sockaddr_storage *peer) {
   msg[m++] = '\n';
   (void)send(fd, msg, m, MSG_NOSIGNAL | MSG_DONTWAIT);
   if (s->o.verbose)
-    calcd_log_request(s, "tcp", (const struct sockaddr *)peer, "", 0, msg,
+    calcd_log_request("tcp", (const struct sockaddr *)peer, "", 0, msg,
                       m - 1);
   conn *c = s->nreject < CALCD_REJECT_MAX ? calloc(1, sizeof *c) : NULL;
   if (!c) {

@@ -38,7 +38,7 @@ static size_t reply_to(calcd *s, const char *req, size_t len, int trunc,
   else
     m = calc_answer(s->ctx, s->o.role, req, n, calc_udp_bound(n), out,
                     CALC_ANSWER_MAX, NULL);
-  if (s->o.verbose) calcd_log_request(s, "udp", peer, req, n, out, m);
+  if (s->o.verbose) calcd_log_request("udp", peer, req, n, out, m);
   return m;
 }
 

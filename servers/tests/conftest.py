@@ -1,22 +1,19 @@
 # SPDX-License-Identifier: MIT
 """Shared helpers for calcd's black-box tests.
 
-Each test runs a real calcd on loopback.  calcd is started with --port 0
-(the kernel picks a port free for both UDP and TCP) and the port is read
-from its startup line on stderr.  CMake passes the binaries in:
-CALCD (calcd) and CALC_EVAL (calc-eval, the reply oracle).
+Each test runs a real calcd on loopback, on a port the kernel picked
+(calcd_proc.py).  CMake passes the binaries in: CALCD (calcd) and
+CALC_EVAL (calc-eval, the reply oracle).
 """
 import os
-import re
-import resource
-import signal
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
+
+import calcd_proc
 
 CALCD = os.environ.get("CALCD", "")
 CALC_EVAL = os.environ.get("CALC_EVAL", "")
@@ -25,63 +22,26 @@ SEED_PROGRAMS = REPO.parent / "shared" / "seed" / "programs"
 
 MAX_REQUEST = 4096  # CALC_MAX_REQUEST_LEN
 TOO_LONG = b"ERR too-long: request longer than 4096 bytes"
-STARTUP = re.compile(r"role (\w+), port (\d+) udp\+tcp on (.*?), max-conn (\d+)")
 TIMEOUT = 5.0  # seconds any single reply may take before a test fails
 
 
-class Calcd:
-    """A calcd process on a free port; its stderr is collected in .log."""
+class Calcd(calcd_proc.Calcd):
+    """calcd_proc.Calcd with this folder's shortcuts."""
 
     def __init__(self, *args, nofile=None):
         if not CALCD:
             pytest.fail("CALCD is not set (run through ctest)")
-
-        def limit_files():  # in the child: an open-file limit to fit in
-            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-
-        self.proc = subprocess.Popen(
-            [CALCD, "--port", "0", *args], stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            preexec_fn=limit_files if nofile else None)
-        self.log = []
-        for _ in range(5):  # warnings may precede the startup line
-            line = self.proc.stderr.readline()
-            self.log.append(line)
-            m = STARTUP.search(line)
-            if m or not line:
-                break
-        if not m:
-            self.proc.kill()
-            pytest.fail(f"calcd did not start: {''.join(self.log)!r}")
-        self.role = m.group(1)
-        self.port = int(m.group(2))
-        self.addrs = m.group(3).split()
-        self.max_conn = int(m.group(4))
-        self._reader = threading.Thread(target=self._read_log, daemon=True)
-        self._reader.start()
-
-    def _read_log(self):
-        for line in self.proc.stderr:
-            self.log.append(line)
-
-    def stop(self, sig=signal.SIGTERM, timeout=3.0):
-        """Signal calcd and return its exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
+            super().__init__(CALCD, *args, nofile=nofile)
+        except calcd_proc.CalcdError as e:
+            pytest.fail(str(e))
 
     def udp(self, payload, host="127.0.0.1", timeout=TIMEOUT):
         """Send one datagram; its reply, or None when none came."""
         return udp_ask(self.port, payload, host, timeout)
 
     def tcp(self, host="127.0.0.1"):
-        s = socket.create_connection((host, self.port), timeout=TIMEOUT)
-        return s
+        return socket.create_connection((host, self.port), timeout=TIMEOUT)
 
 
 @pytest.fixture
