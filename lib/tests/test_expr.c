@@ -576,6 +576,12 @@ static const err_case overflow[] = {
   {S("1e308**2"), CALC_E_OVERFLOW, "out of range", POS_ANY},
   {S("(-10.0)**309"), CALC_E_OVERFLOW, "out of range", POS_ANY},
   {S("2**1024**1.0"), CALC_E_OVERFLOW, "out of range", POS_ANY},
+  /* A negative base to a fractional power: Python's complex power raises
+   * OverflowError ("complex exponentiation") when |x|**y overflows. */
+  {S("(-2.0)**1024.5"), CALC_E_OVERFLOW, NULL, POS_ANY},
+  {S("(-10)**400.5"), CALC_E_OVERFLOW, NULL, POS_ANY},
+  {S("(-1e308)**1.5"), CALC_E_OVERFLOW, NULL, POS_ANY},
+  {S("(-1e-300)**-1.5"), CALC_E_OVERFLOW, NULL, POS_ANY},
 };
 
 static const err_case domain[] = {
@@ -584,6 +590,9 @@ static const err_case domain[] = {
   {S("(-2.0)**-0.5"), CALC_E_DOMAIN, "complex", POS_ANY},
   {S("(-1e-300)**0.5"), CALC_E_DOMAIN, "complex", POS_ANY},
   {S("1+(-8)**(1/3)"), CALC_E_DOMAIN, "complex", POS_ANY},
+  {S("(-2.0)**1023.5"), CALC_E_DOMAIN, "complex", POS_ANY}, /* finite */
+  {S("(-1e-300)**-1.02"), CALC_E_DOMAIN, "complex", POS_ANY},
+  {S("(-2)**-1075.5"), CALC_E_DOMAIN, "complex", POS_ANY},  /* 0j */
 };
 
 /* Results over 4300 digits, and intermediate ints over 65536 bits (where
