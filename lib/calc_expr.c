@@ -250,7 +250,35 @@ static size_t lex_number(calc_ctx *c, size_t i, calc_lit *lit) {
              0;
     lit->kind = LIT_RADIX;
     lit->base = (unsigned char)base;
+    /* Up to 60 bits (and within the int size limit): a small int now,
+     * as calc_num_set_digits would make it, without GMP. */
+    int bits_per_digit = base == 16 ? 4 : base == 8 ? 3 : 1;
+    if (nd * bits_per_digit <= 60) {
+      int64_t v = 0;
+      for (size_t k = i + 2; k < j; k++)
+        if (s[k] != '_') v = v * base + digit_value((unsigned char)s[k]);
+      int bits = v ? 64 - __builtin_clzll((uint64_t)v) : 0;
+      if ((unsigned)bits <= c->lim.max_int_bits) {
+        lit->kind = LIT_SMALL;
+        lit->value = v;
+      }
+    }
     return j;
+  }
+
+  /* Fast path: a short run of decimal digits ending the literal, the
+   * common small int ("15"), read in one pass. */
+  if (s[i] != '0') {
+    int64_t v = 0;
+    while (j < n && j - i < 18 && is_digit((unsigned char)s[j]))
+      v = v * 10 + (s[j++] - '0');
+    if ((j == n || (!is_ident((unsigned char)s[j]) && s[j] != '.')) &&
+        j - i <= c->lim.max_digits) {
+      lit->kind = LIT_SMALL;
+      lit->value = v;
+      return j;
+    }
+    j = i;
   }
 
   long intd = 0, fracd = 0;

@@ -422,8 +422,61 @@ calc_err calc_num_set_digits(calc_numenv *e, calc_val *a, const char *digits,
   return CALC_OK;
 }
 
+/* m x 10^e10 correctly rounded when Clinger's fast path applies: m and
+ * 10^|e10| are exact doubles, so one IEEE multiply or divide rounds once
+ * and gives what strtod gives.  Returns 0 when it does not apply. */
+static int exact_decimal(uint64_t m, int e10, double *out) {
+  static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
+                               1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
+                               1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+                               1e21, 1e22};
+  /* FLT_EVAL_METHOD != 0: excess precision (x87) would round twice. */
+  if (FLT_EVAL_METHOD != 0 || m > (uint64_t)1 << DBL_MANT || e10 < -22 ||
+      e10 > 22)
+    return 0;
+  *out = e10 >= 0 ? (double)m * p10[e10] : (double)m / p10[-e10];
+  return 1;
+}
+
+/* A float literal without underscores as m x 10^e10 (m < 10^19); 0 when it
+ * has more significant digits or a long exponent. */
+static int split_decimal(const char *s, uint64_t *m, int *e10) {
+  uint64_t v = 0;
+  int nd = 0, frac = 0, dot = 0;
+  for (;; s++) {
+    if (*s >= '0' && *s <= '9') {
+      frac += dot;
+      if (v == 0 && *s == '0') continue; /* leading zeros */
+      if (++nd > 19) return 0;
+      v = v * 10 + (uint64_t)(*s - '0');
+    } else if (*s == '.' && !dot) {
+      dot = 1;
+    } else {
+      break;
+    }
+  }
+  long ex = 0;
+  if (*s == 'e' || *s == 'E') {
+    int neg = 0, k = 0;
+    s++;
+    if (*s == '+' || *s == '-') neg = *s++ == '-';
+    for (; *s >= '0' && *s <= '9'; s++) {
+      if (++k > 6) return 0;
+      ex = ex * 10 + (*s - '0');
+    }
+    if (neg) ex = -ex;
+  }
+  if (*s) return 0;
+  *m = v;
+  *e10 = (int)(ex - frac);
+  return 1;
+}
+
 void calc_num_set_float(calc_numenv *e, calc_val *a, const char *s) {
+  uint64_t m;
+  int e10;
   a->type = CALC_V_FLOAT;
+  if (split_decimal(s, &m, &e10) && exact_decimal(m, e10, &a->f)) return;
   a->f = strtod_l(s, NULL, e->cloc); /* 1e309 is inf, as in Python */
 }
 
@@ -447,7 +500,22 @@ static int sig_digits(double d, int prec, char *digits, int *exp10) {
 static int round_trips(calc_numenv *e, double d, const char *digits, int n,
                        int exp10) {
   char buf[48];
-  snprintf(buf, sizeof buf, "%.*se%d", n, digits, exp10 - n + 1);
+  uint64_t m = 0;
+  double back;
+  int e10 = exp10 - n + 1;
+  for (int i = 0; i < n; i++) m = m * 10 + (uint64_t)(digits[i] - '0');
+  if (n <= 19 && exact_decimal(m, e10, &back)) return back == fabs(d);
+  /* "<digits>e<e10>", built by hand: snprintf costs as much as strtod */
+  memcpy(buf, digits, (size_t)n);
+  size_t k = (size_t)n;
+  buf[k++] = 'e';
+  if (e10 < 0) buf[k++] = '-';
+  unsigned u = e10 < 0 ? (unsigned)-e10 : (unsigned)e10;
+  char rev[8];
+  int r = 0;
+  do rev[r++] = (char)('0' + u % 10); while ((u /= 10) != 0);
+  while (r) buf[k++] = rev[--r];
+  buf[k] = '\0';
   return strtod_l(buf, NULL, e->cloc) == fabs(d);
 }
 
@@ -578,6 +646,11 @@ calc_err calc_num_format(calc_numenv *e, const calc_val *a,
   case CALC_V_BIG: {
     size_t est = mpz_sizeinbase(a->z, 10); /* exact or one too many */
     if (est > (size_t)max_digits + 1 || est + 2 > cap) break;
+    if (est == (size_t)max_digits + 1) { /* one digit too many, or not:
+                                            a power is cheaper than text */
+      mpz_ui_pow_ui(e->t, 10, max_digits);
+      if (mpz_cmpabs(a->z, e->t) >= 0) break;
+    }
     mpz_get_str(out, 10, a->z);
     size_t k = strlen(out);
     if (k - (mpz_sgn(a->z) < 0) > max_digits) break;
