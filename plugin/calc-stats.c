@@ -80,6 +80,7 @@ static tap_packet_status calc_stats_packet(stats_tree *st,
     tick_stat_node(st, st_mismatch, 0, FALSE);
   double ms = (double)r->time.secs * 1e3 + (double)r->time.nsecs / 1e6;
   avg_stat_node_add_value_float(st, st_time, 0, FALSE, (float)ms);
+  tick_stat_node(st, st_time_ranges, 0, TRUE);
   stats_tree_tick_range(st, st_time_ranges, 0, (int)ms);
   return TAP_PACKET_REDRAW;
 }

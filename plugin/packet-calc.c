@@ -195,10 +195,12 @@ static guint32 calc_hash(const guint8 *p, size_t n)
   return h;
 }
 
-/* The n bytes at p as printable Info text, cut after CALC_INFO_MAX bytes. */
+/* The n bytes at p as printable Info text, without trailing blanks (a
+ * client may pad UDP requests), cut after CALC_INFO_MAX bytes. */
 static const char *calc_info_text(wmem_allocator_t *scope, const guint8 *p,
                                   size_t n)
 {
+  while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
   if (n <= CALC_INFO_MAX) return format_text(scope, p, n);
   return wmem_strconcat(scope, format_text(scope, p, CALC_INFO_MAX),
                         UTF8_HORIZONTAL_ELLIPSIS, NULL);
@@ -765,6 +767,7 @@ static void dissect_calc_continuation(tvbuff_t *tvb, packet_info *pinfo,
   proto_tree *st = proto_item_add_subtree(ti, ett_calc);
   calc_add_generated_uint(st, hf_calc_framing, tvb, offset, 0,
                           CALC_FRAMING_CONTINUATION);
+  calc_next_ordinal(pinfo); /* later messages append to Info */
   col_set_str(pinfo->cinfo, COL_PROTOCOL, "CALC");
   col_add_str(pinfo->cinfo, COL_INFO, "Rest of a line");
 }

@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: MIT
+"""The documented installs, run against throw-away folders: the personal
+install (plugin/install-plugin.sh --user, with HOME pointing at a temporary
+folder) and the global one (cmake --install --component calc-plugin, with
+DESTDIR).  Nothing is left installed."""
+
+import os
+import subprocess
+
+from conftest import C4, S4, Capture
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+INSTALL = os.path.join(os.path.dirname(HERE), "install-plugin.sh")
+
+
+def test_user_install_shows_a_session(tshark, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    cap = Capture()
+    cap.udp(C4, S4, b"15*15")
+    cap.udp(S4, C4, b"225")
+    pcap = str(tmp_path / "session.pcap")
+    cap.write(pcap)
+    env = dict(tshark.env, HOME=str(home))
+    env.pop("WIRESHARK_PLUGIN_DIR", None)
+    p = subprocess.run([INSTALL, "--user", "--plugin", tshark.plugin,
+                        "--show", pcap], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    dest = home / ".local/lib/wireshark/plugins" / \
+        env["CALC_WS_VERSION"] / "epan/calc.so"
+    assert p.stdout.splitlines()[0] == "installed %s" % dest
+    assert dest.is_file()
+    assert "Request 15*15" in p.stdout
+    assert "Response 225 (15*15)" in p.stdout
+    p = subprocess.run([INSTALL, "--user", "--uninstall"], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert not dest.exists()
+
+
+def test_global_install_rule(tmp_path):
+    build = os.environ.get("CALC_BUILD_DIR")
+    assert build, "CALC_BUILD_DIR must name the build folder (run via ctest)"
+    env = dict(os.environ, DESTDIR=str(tmp_path))
+    p = subprocess.run(["cmake", "--install", build, "--component",
+                        "calc-plugin"], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    found = [os.path.join(d, f) for d, _, files in os.walk(tmp_path)
+             for f in files]
+    folders = subprocess.run(["tshark", "-G", "folders"], capture_output=True,
+                             text=True, check=True).stdout
+    glob = [l.split("\t")[-1] for l in folders.splitlines()
+            if l.startswith("Global Plugins:")][0]
+    assert found == [str(tmp_path) + glob + "/epan/calc.so"]
