@@ -7,6 +7,7 @@
  *   calc-eval '15*15' '2**-1'      -> 225, 0.5
  *   printf '1/0\n' | calc-eval     -> ERR zero-division: division by zero
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
@@ -30,7 +31,10 @@ static void usage(FILE *f) {
 }
 
 static int is_expr_arg(const char *a) {
-  return a[0] == '-' && a[1] && strchr("0123456789.(-+ \t", a[1]) != NULL;
+  if (a[0] != '-' || !a[1]) return 0;
+  if (a[1] == '-') /* "--role" and "--" are options, "--1" and "-(-1)" not */
+    return a[2] && !isalpha((unsigned char)a[2]);
+  return strchr("0123456789.(+ \t", a[1]) != NULL;
 }
 
 struct eval_opts {
