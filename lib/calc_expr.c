@@ -573,7 +573,8 @@ calc_err calc_parse(calc_ctx *c, const char *src, size_t len) {
         if (c->nnodes == 0 && npend == 0)
           return set_error(c, CALC_E_SYNTAX, 0, "empty expression");
         return set_error(c, CALC_E_SYNTAX, len + 1,
-                         "unexpected end of expression");
+                         "unexpected end of expression at position %zu",
+                         len + 1);
       default: break;
       }
     } else {
@@ -607,9 +608,9 @@ calc_err calc_parse(calc_ctx *c, const char *src, size_t len) {
         while (npend > 0) {
           if (c->pend[npend - 1].op == PEND_LPAREN) {
             return set_error(c, CALC_E_SYNTAX, len + 1,
-                             "unexpected end of expression: '(' at position "
-                             "%u was never closed",
-                             (unsigned)c->pend[npend - 1].pos + 1);
+                             "unexpected end of expression at position %zu: "
+                             "'(' at position %u was never closed",
+                             len + 1, (unsigned)c->pend[npend - 1].pos + 1);
           }
           reduce(c, &npend, &nout);
         }

@@ -218,9 +218,12 @@ static calc_err float_pow(calc_numenv *e, double iv, double iw, double *out) {
   }
   int negate = 0;
   if (iv < 0.0) {
-    if (iw != floor(iw))
+    if (iw != floor(iw)) { /* Python goes complex: _Py_c_pow */
+      if (isinf(pow(-iv, iw)))
+        return fail(e, CALC_E_OVERFLOW, "complex exponentiation overflow");
       return fail(e, CALC_E_DOMAIN,
                   "negative number raised to a fractional power is complex");
+    }
     iv = -iv;
     negate = is_odd_integer(iw);
   }
