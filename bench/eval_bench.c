@@ -10,9 +10,12 @@
  *           does per request after framing: tag, role check, reply)
  *
  * as the mean of a loop of n calls (n calibrated so a loop lasts at least
- * --min-ms), taking the minimum over --repeats loops; and `max`, the
- * slowest of --max-calls individually timed calc_eval() calls (the worst
- * case a client can cause, for hostile inputs).  bench/run-eval-bench runs
+ * --min-ms), taking the minimum over --repeats loops; and the slowest of
+ * --max-calls individually timed calc_eval() calls (the worst case a
+ * client can cause, for hostile inputs): in wall-clock time, and as its
+ * cost, the smaller of each call's wall-clock and thread CPU time (the
+ * first counts preemption by other processes, the second a few us of
+ * clock overhead: on a shared machine only their minimum is the call's).  bench/run-eval-bench runs
  * this and Python's eval on the same corpus and prints the comparison.
  *
  *   eval_bench [options] CORPUS        summary by category
@@ -47,15 +50,18 @@ typedef struct bench_opts {
 
 typedef struct bench_result {
   double ns[MODE_COUNT_]; /* mean ns per call, best loop */
-  double max_ns;          /* slowest single calc_eval() */
+  double max_ns;          /* slowest single calc_eval(), wall clock */
+  double max_cost_ns;     /* ... its min(wall, thread CPU time) */
   calc_err kind;          /* outcome of calc_eval() */
 } bench_result;
 
-static double now_ns(void) {
+static double clock_ns(clockid_t id) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(id, &t);
   return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
+
+static double now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 
 static char answer_buf[CALC_ANSWER_MAX + 1];
 static volatile size_t bench_sink; /* keeps results observable */
@@ -84,10 +90,14 @@ static double run_loop(calc_ctx *c, enum bench_mode mode,
 static void measure(calc_ctx *c, const bench_opts *o,
                     const calc_corpus_item *it, bench_result *r) {
   r->kind = calc_eval(c, it->text, it->len);
-  r->max_ns = 0;
+  r->max_ns = r->max_cost_ns = 0;
   for (int k = 0; k < o->max_calls; k++) {
+    double cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     double t = run_loop(c, MODE_EVAL, it, 1);
+    double cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
     if (t > r->max_ns) r->max_ns = t;
+    double cost = cpu < t ? cpu : t;
+    if (cost > r->max_cost_ns) r->max_cost_ns = cost;
   }
   for (int m = 0; m < MODE_COUNT_; m++) {
     long n = o->iters;
@@ -186,8 +196,8 @@ static void usage(FILE *f) {
           "                  [--max-calls N] CORPUS\n"
           "Nanoseconds per evaluation of each corpus item (see the header\n"
           "of bench/eval_bench.c); --tsv prints one line per item:\n"
-          "index category bytes parse_ns eval_ns answer_ns max_ns kind "
-          "preview\n");
+          "index category bytes parse_ns eval_ns answer_ns max_ns "
+          "max_cost_ns kind preview\n");
 }
 
 int main(int argc, char **argv) {
@@ -254,23 +264,24 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < cp.n; i++) {
     measure(c, &o, &cp.items[i], &res[i]);
     if (tsv)
-      printf("%zu\t%s\t%zu\t%.1f\t%.1f\t%.1f\t%.0f\t%s\t%s\n", i + 1,
+      printf("%zu\t%s\t%zu\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%s\t%s\n", i + 1,
              cp.items[i].category, cp.items[i].len, res[i].ns[MODE_PARSE],
              res[i].ns[MODE_EVAL], res[i].ns[MODE_ANSWER], res[i].max_ns,
-             kind_name(res[i].kind), preview(&cp.items[i], 40));
+             res[i].max_cost_ns, kind_name(res[i].kind),
+             preview(&cp.items[i], 40));
     fflush(stdout);
   }
   if (!tsv) { /* a summary by category: mean ns per item */
     printf("%-10s %5s %12s %12s %12s %12s\n", "category", "items",
            bench_mode_name[0], bench_mode_name[1], bench_mode_name[2],
-           "max");
+           "max cost");
     for (size_t k = 0; k <= cp.ncats; k++) {
       double sum[MODE_COUNT_] = {0}, mx = 0;
       size_t n = 0;
       for (size_t i = 0; i < cp.n; i++) {
         if (k < cp.ncats && cp.items[i].category != cp.cats[k]) continue;
         for (int m = 0; m < MODE_COUNT_; m++) sum[m] += res[i].ns[m];
-        if (res[i].max_ns > mx) mx = res[i].max_ns;
+        if (res[i].max_cost_ns > mx) mx = res[i].max_cost_ns;
         n++;
       }
       printf("%-10s %5zu %12.1f %12.1f %12.1f %12.0f\n",
@@ -278,7 +289,7 @@ int main(int argc, char **argv) {
              sum[1] / (double)n, sum[2] / (double)n, mx);
     }
     printf("(mean ns per evaluation of an item; max: slowest single "
-           "calc_eval)\n");
+           "calc_eval, min(wall, thread CPU) per call)\n");
   }
   free(res);
   calc_ctx_free(c);
