@@ -72,7 +72,7 @@ def test_verbose_logs_each_request(calcd_factory):
         c.sendall(b"1/0\n")
         recv_lines(c, 1)
         tport = c.getsockname()[1]
-    time.sleep(0.1)
+    assert s.stop() == 0  # the whole log, read to EOF
     log = "".join(s.log)
     assert 'calcd: udp 127.0.0.1:%d "15*15" -> "225"\n' % uport in log
     assert ('calcd: tcp 127.0.0.1:%d "1/0" -> '
@@ -99,7 +99,7 @@ def test_sigterm_with_requests_in_flight():
         c.close()
     assert recv_until_eof(legacy) == b"42"
     assert recv_until_eof(partial) == b"2\n"
-    assert srv.proc.wait(2) == 0
+    assert srv.stop(timeout=2) == 0  # waits for the whole log too
     assert time.monotonic() - t0 < 1.0
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", srv.port), timeout=1)
