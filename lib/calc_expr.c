@@ -108,6 +108,7 @@ void calc_limits_default(calc_limits *lim) {
   lim->max_depth = CALC_MAX_DEPTH;
   lim->max_digits = CALC_MAX_DIGITS;
   lim->max_int_bits = CALC_MAX_INT_BITS;
+  lim->max_work = CALC_MAX_WORK;
 }
 
 #define CALC_TIGHTEN_(field, dflt) \
@@ -122,6 +123,7 @@ calc_ctx *calc_ctx_new(const calc_limits *lim) {
     c->lim.max_depth = CALC_TIGHTEN_(lim->max_depth, CALC_MAX_DEPTH);
     c->lim.max_digits = CALC_TIGHTEN_(lim->max_digits, CALC_MAX_DIGITS);
     c->lim.max_int_bits = CALC_TIGHTEN_(lim->max_int_bits, CALC_MAX_INT_BITS);
+    c->lim.max_work = CALC_TIGHTEN_(lim->max_work, CALC_MAX_WORK);
   }
   c->cap = c->lim.max_len + 2;
   c->nodes = calloc(c->cap, sizeof *c->nodes);
@@ -134,7 +136,7 @@ calc_ctx *calc_ctx_new(const calc_limits *lim) {
   c->scratch = malloc(c->cap);
   if (!c->nodes || !c->lits || !c->ostart || !c->oend || !c->pend ||
       !c->out || !c->vals || !c->scratch ||
-      calc_num_env_init(&c->env, c->lim.max_int_bits) != 0) {
+      calc_num_env_init(&c->env, c->lim.max_int_bits, c->lim.max_work) != 0) {
     free(c->nodes); free(c->lits); free(c->ostart); free(c->oend);
     free(c->pend); free(c->out); free(c->vals); free(c->scratch);
     free(c);
@@ -655,6 +657,7 @@ calc_err calc_eval_parsed(calc_ctx *c) {
   if (c->root < 0) return c->err ? c->err : set_error(c, CALC_E_INTERNAL, 0,
                                                       "nothing parsed");
   int sp = 0;
+  c->env.work = 0;
   for (int id = 0; id < c->nnodes; id++) {
     const calc_node *nd = &c->nodes[id];
     calc_err e;

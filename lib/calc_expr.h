@@ -26,6 +26,9 @@
 #define CALC_MAX_DIGITS      4300  /* decimal digits of an int literal or
                                       result, as CPython's str(int) limit */
 #define CALC_MAX_INT_BITS    65536 /* bits of any intermediate int */
+#define CALC_MAX_WORK        (1u << 23) /* big-int work of one request, in
+                                           limb operations (~2 ms): bounds
+                                           long chains of big operations */
 
 /* Longest reply text calc_reply() can return: a result of CALC_MAX_DIGITS
  * digits and its sign, or an error line. */
@@ -36,6 +39,7 @@ typedef struct calc_limits {
   unsigned max_depth;     /* parenthesis nesting */
   unsigned max_digits;    /* result and literal digits */
   unsigned max_int_bits;  /* intermediate int size */
+  unsigned max_work;      /* big-int limb operations per request */
 } calc_limits;
 
 /* Operators, in the order of calc_op_table (calc_expr.c). */

@@ -18,8 +18,11 @@
 
 #define DBL_MANT 53 /* DBL_MANT_DIG */
 
-int calc_num_env_init(calc_numenv *e, unsigned max_int_bits) {
+int calc_num_env_init(calc_numenv *e, unsigned max_int_bits,
+                      unsigned max_work) {
   e->max_int_bits = max_int_bits;
+  e->work = 0;
+  e->max_work = max_work;
   e->msg = "";
   e->msgbuf[0] = '\0';
   e->cloc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
@@ -43,6 +46,32 @@ static calc_err too_large(calc_numenv *e) {
            "integer intermediate result exceeds %u bits", e->max_int_bits);
   e->msg = e->msgbuf;
   return CALC_E_TOO_LARGE;
+}
+
+/* Spend `units` limb operations of the request's budget: every value is
+ * bounded by max_int_bits, but a 4 KB request can hold hundreds of
+ * operations on such values; the budget bounds their total cost. */
+static calc_err charge(calc_numenv *e, uint64_t units) {
+  e->work += units;
+  if (e->work <= e->max_work) return CALC_OK;
+  snprintf(e->msgbuf, sizeof e->msgbuf,
+           "integer arithmetic needs more than %llu limb operations "
+           "(work limit)",
+           (unsigned long long)e->max_work);
+  e->msg = e->msgbuf;
+  return CALC_E_TOO_LARGE;
+}
+
+static uint64_t limbs(const calc_val *a) {
+  return a->type == CALC_V_BIG ? (uint64_t)mpz_size(a->z) : 1;
+}
+
+/* Costs in limb products (one ~0.1-0.2 ns unit of GMP multiplication on
+ * the benchmark machine): a product is la * lb; a division about three
+ * times its quotient-by-divisor product; a power r^2/2 for an r-limb
+ * result (squarings of growing size); a sum la + lb. */
+static uint64_t div_cost(uint64_t la, uint64_t lb) {
+  return 3 * (la > lb ? la - lb + 1 : 1) * lb + la;
 }
 
 /* Store z in a, as a small int when it fits. */
@@ -146,6 +175,8 @@ static calc_err int_true_div(calc_numenv *e, calc_val *a, calc_val *b,
     if (mpz_scan1(a->z, 0) < (mp_bitcnt_t)shift) inexact = 1;
     mpz_tdiv_q_2exp(a->z, a->z, (mp_bitcnt_t)shift);
   }
+  calc_err cost = charge(e, div_cost(mpz_size(a->z), mpz_size(b->z)));
+  if (cost) return cost;
   mpz_tdiv_qr(a->z, e->t, a->z, b->z);
   if (mpz_sgn(e->t) != 0) inexact = 1;
   long x_bits = (long)mpz_sizeinbase(a->z, 2);
@@ -308,6 +339,11 @@ static calc_err int_pow(calc_numenv *e, calc_val *a, calc_val *b) {
   double mant = mpz_get_d_2exp(&ex, a->z);
   double bits = ((double)ex + log2(fabs(mant))) * (double)n;
   if (bits > (double)e->max_int_bits + 1) return too_large(e);
+  /* GMP powers only the odd part of a and shifts: 2**65535 is cheap. */
+  double odd = bits - (double)mpz_scan1(a->z, 0) * (double)n;
+  uint64_t rl = (uint64_t)(bits / 64) + 1, ol = (uint64_t)(odd / 64) + 1;
+  calc_err cost = charge(e, ol * ol / 2 + rl);
+  if (cost) return cost;
   mpz_pow_ui(a->z, a->z, (unsigned long)n);
   return big_done(e, a);
 }
@@ -375,6 +411,12 @@ static calc_err int_binop(calc_numenv *e, calc_op op, calc_val *a,
     break;
   default: break;
   }
+  uint64_t la = limbs(a), lb = limbs(b);
+  calc_err cost = charge(e, op == CALC_OP_MUL ? la * lb
+                            : op == CALC_OP_FLOORDIV || op == CALC_OP_MOD
+                                ? div_cost(la, lb)
+                                : la + lb);
+  if (cost) return cost;
   as_mpz(a);
   as_mpz(b);
   switch (op) {

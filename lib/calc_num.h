@@ -32,6 +32,8 @@ typedef struct calc_val {
 
 typedef struct calc_numenv {
   unsigned max_int_bits;
+  uint64_t work;     /* limb operations spent on the current request */
+  uint64_t max_work; /* ... and the most it may spend */
   mpz_t t;           /* scratch for the right operand */
   locale_t cloc;     /* "C" numeric locale: '.' whatever the process uses */
   const char *msg;   /* message of the last error */
@@ -39,7 +41,8 @@ typedef struct calc_numenv {
 } calc_numenv;
 
 /* Returns 0, or -1 when out of memory. */
-int calc_num_env_init(calc_numenv *e, unsigned max_int_bits);
+int calc_num_env_init(calc_numenv *e, unsigned max_int_bits,
+                      unsigned max_work);
 void calc_num_env_clear(calc_numenv *e);
 
 /* a = a <op> b for a binary operator op.  b may be clobbered. */

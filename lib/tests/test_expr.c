@@ -749,15 +749,16 @@ static void test_limits_api(void) {
   g_assert_cmpuint(d.max_depth, ==, CALC_MAX_DEPTH);
   g_assert_cmpuint(d.max_digits, ==, CALC_MAX_DIGITS);
   g_assert_cmpuint(d.max_int_bits, ==, CALC_MAX_INT_BITS);
+  g_assert_cmpuint(d.max_work, ==, CALC_MAX_WORK);
   /* NULL and zero fields mean the defaults; larger values are clamped. */
   calc_ctx *c = calc_ctx_new(NULL);
   check_default_limits(c);
   calc_ctx_free(c);
-  calc_limits z = {0, 0, 0, 0};
+  calc_limits z = {0, 0, 0, 0, 0};
   c = calc_ctx_new(&z);
   check_default_limits(c);
   calc_ctx_free(c);
-  calc_limits big = {1u << 20, 100000, 100000, 1u << 24};
+  calc_limits big = {1u << 20, 100000, 100000, 1u << 24, 1u << 30};
   c = calc_ctx_new(&big);
   check_default_limits(c);
   char *past = repeat("1", CALC_MAX_REQUEST_LEN + 1);
@@ -783,44 +784,51 @@ typedef struct limited_case {
 
 static const limited_case limited[] = {
   /* max_len 10 */
-  {{10, 0, 0, 0}, "1234567890", "1234567890", CALC_OK, 0},
-  {{10, 0, 0, 0}, "1+2+3+4+51", "61", CALC_OK, 0},
-  {{10, 0, 0, 0}, "12345678901", NULL, CALC_E_TOO_LONG, 0},
-  {{10, 0, 0, 0}, "1         +", NULL, CALC_E_TOO_LONG, 0},
+  {{10, 0, 0, 0, 0}, "1234567890", "1234567890", CALC_OK, 0},
+  {{10, 0, 0, 0, 0}, "1+2+3+4+51", "61", CALC_OK, 0},
+  {{10, 0, 0, 0, 0}, "12345678901", NULL, CALC_E_TOO_LONG, 0},
+  {{10, 0, 0, 0, 0}, "1         +", NULL, CALC_E_TOO_LONG, 0},
   /* max_depth 3 */
-  {{0, 3, 0, 0}, "(((1)))", "1", CALC_OK, 0},
-  {{0, 3, 0, 0}, "((1))+((2))+(((3)))", "6", CALC_OK, 0},
-  {{0, 3, 0, 0}, "((((1))))", NULL, CALC_E_TOO_DEEP, 4},
-  {{0, 3, 0, 0}, "(1+(2+(3+(4))))", NULL, CALC_E_TOO_DEEP, 10},
+  {{0, 3, 0, 0, 0}, "(((1)))", "1", CALC_OK, 0},
+  {{0, 3, 0, 0, 0}, "((1))+((2))+(((3)))", "6", CALC_OK, 0},
+  {{0, 3, 0, 0, 0}, "((((1))))", NULL, CALC_E_TOO_DEEP, 4},
+  {{0, 3, 0, 0, 0}, "(1+(2+(3+(4))))", NULL, CALC_E_TOO_DEEP, 10},
   /* max_digits 10: literals (decimal digits, underscores not counted)
    * and results */
-  {{0, 0, 10, 0}, "1234567890", "1234567890", CALC_OK, 0},
-  {{0, 0, 10, 0}, "1_234_567_890", "1234567890", CALC_OK, 0},
-  {{0, 0, 10, 0}, "-1234567890", "-1234567890", CALC_OK, 0},
-  {{0, 0, 10, 0}, "0000000000", "0", CALC_OK, 0},
-  {{0, 0, 10, 0}, "12345678901", NULL, CALC_E_TOO_LARGE, 1},
-  {{0, 0, 10, 0}, "1+12345678901", NULL, CALC_E_TOO_LARGE, 3},
-  {{0, 0, 10, 0}, "00000000000", NULL, CALC_E_TOO_LARGE, 1},
-  {{0, 0, 10, 0}, "99999*100000", "9999900000", CALC_OK, 0},
-  {{0, 0, 10, 0}, "99999*1000000", NULL, CALC_E_TOO_LARGE, POS_ANY},
-  {{0, 0, 10, 0}, "-99999*1000000", NULL, CALC_E_TOO_LARGE, POS_ANY},
-  {{0, 0, 10, 0}, "0x2540BE3FF", "9999999999", CALC_OK, 0},
-  {{0, 0, 10, 0}, "0x2540BE400", NULL, CALC_E_TOO_LARGE, POS_ANY},
-  {{0, 0, 10, 0}, "10**10//10", "1000000000", CALC_OK, 0},
-  {{0, 0, 10, 0}, "1e20", "1e+20", CALC_OK, 0},  /* floats are not ints */
-  /* max_int_bits 64 */
-  {{0, 0, 0, 64}, "2**63", "9223372036854775808", CALC_OK, 0},
-  {{0, 0, 0, 64}, "-(2**63-1+2**63)", "-18446744073709551615", CALC_OK, 0},
-  {{0, 0, 0, 64}, "-(2**64-1)", NULL, CALC_E_TOO_LARGE, POS_ANY}, /* 2**64 */
-  {{0, 0, 0, 64}, "9223372036854775807*2+1", "18446744073709551615",
+  {{0, 0, 10, 0, 0}, "1234567890", "1234567890", CALC_OK, 0},
+  {{0, 0, 10, 0, 0}, "1_234_567_890", "1234567890", CALC_OK, 0},
+  {{0, 0, 10, 0, 0}, "-1234567890", "-1234567890", CALC_OK, 0},
+  {{0, 0, 10, 0, 0}, "0000000000", "0", CALC_OK, 0},
+  {{0, 0, 10, 0, 0}, "12345678901", NULL, CALC_E_TOO_LARGE, 1},
+  {{0, 0, 10, 0, 0}, "1+12345678901", NULL, CALC_E_TOO_LARGE, 3},
+  {{0, 0, 10, 0, 0}, "00000000000", NULL, CALC_E_TOO_LARGE, 1},
+  {{0, 0, 10, 0, 0}, "99999*100000", "9999900000", CALC_OK, 0},
+  {{0, 0, 10, 0, 0}, "99999*1000000", NULL, CALC_E_TOO_LARGE, POS_ANY},
+  {{0, 0, 10, 0, 0}, "-99999*1000000", NULL, CALC_E_TOO_LARGE, POS_ANY},
+  {{0, 0, 10, 0, 0}, "0x2540BE3FF", "9999999999", CALC_OK, 0},
+  {{0, 0, 10, 0, 0}, "0x2540BE400", NULL, CALC_E_TOO_LARGE, POS_ANY},
+  {{0, 0, 10, 0, 0}, "10**10//10", "1000000000", CALC_OK, 0},
+  {{0, 0, 10, 0, 0}, "1e20", "1e+20", CALC_OK, 0},  /* floats are not ints */
+  /* max_work 8: 2**64 costs 2 (one limb squared, halved, plus two result
+   * limbs), the product of two 2-limb ints 4 */
+  {{0, 0, 0, 0, 8}, "2**64*2**64", "340282366920938463463374607431768211456",
    CALC_OK, 0},
-  {{0, 0, 0, 64}, "18446744073709551615", "18446744073709551615", CALC_OK, 0},
-  {{0, 0, 0, 64}, "2**64", NULL, CALC_E_TOO_LARGE, POS_ANY},
-  {{0, 0, 0, 64}, "2**64//2", NULL, CALC_E_TOO_LARGE, POS_ANY},
-  {{0, 0, 0, 64}, "9223372036854775807*2+2", NULL, CALC_E_TOO_LARGE, POS_ANY},
-  {{0, 0, 0, 64}, "4294967296*4294967296", NULL, CALC_E_TOO_LARGE, POS_ANY},
-  {{0, 0, 0, 64}, "18446744073709551616", NULL, CALC_E_TOO_LARGE, POS_ANY},
-  {{0, 0, 0, 64}, "0x1_0000_0000_0000_0000", NULL, CALC_E_TOO_LARGE, POS_ANY},
+  {{0, 0, 0, 0, 7}, "2**64*2**64", NULL, CALC_E_TOO_LARGE, POS_ANY},
+  {{0, 0, 0, 0, 7}, "2**63*2**63", "85070591730234615865843651857942052864",
+   CALC_OK, 0},
+  /* max_int_bits 64 */
+  {{0, 0, 0, 64, 0}, "2**63", "9223372036854775808", CALC_OK, 0},
+  {{0, 0, 0, 64, 0}, "-(2**63-1+2**63)", "-18446744073709551615", CALC_OK, 0},
+  {{0, 0, 0, 64, 0}, "-(2**64-1)", NULL, CALC_E_TOO_LARGE, POS_ANY}, /* 2**64 */
+  {{0, 0, 0, 64, 0}, "9223372036854775807*2+1", "18446744073709551615",
+   CALC_OK, 0},
+  {{0, 0, 0, 64, 0}, "18446744073709551615", "18446744073709551615", CALC_OK, 0},
+  {{0, 0, 0, 64, 0}, "2**64", NULL, CALC_E_TOO_LARGE, POS_ANY},
+  {{0, 0, 0, 64, 0}, "2**64//2", NULL, CALC_E_TOO_LARGE, POS_ANY},
+  {{0, 0, 0, 64, 0}, "9223372036854775807*2+2", NULL, CALC_E_TOO_LARGE, POS_ANY},
+  {{0, 0, 0, 64, 0}, "4294967296*4294967296", NULL, CALC_E_TOO_LARGE, POS_ANY},
+  {{0, 0, 0, 64, 0}, "18446744073709551616", NULL, CALC_E_TOO_LARGE, POS_ANY},
+  {{0, 0, 0, 64, 0}, "0x1_0000_0000_0000_0000", NULL, CALC_E_TOO_LARGE, POS_ANY},
 };
 
 static void test_tightened(void) {
@@ -862,6 +870,13 @@ static void test_hostile(void) {
   bigdiv[strlen(bigdiv) - 1] = '\0';
   char *bigpow = repeat("3**41348%1000+", 292);
   bigpow[strlen(bigpow) - 1] = '\0';
+  /* The work limit's edge: each term costs 1024*1024/2 + 1025 for the
+   * power and 3*1024 + 1024 for the modulo; 15 fit in CALC_MAX_WORK. */
+  char *terms = repeat("3**41348%1000+", 16);
+  char *work16 = g_strconcat(terms, "0", NULL);
+  terms[strlen(terms) - strlen("3**41348%1000+")] = '\0';
+  char *work15 = g_strconcat(terms, "0", NULL);
+  g_free(terms);
   char *exp9 = repeat("9", 4094);
   char *bigexp = g_strconcat("1e", exp9, NULL);
   char *tinyexp = g_strconcat("1e-", exp9 + 1, NULL);
@@ -885,7 +900,9 @@ static void test_hostile(void) {
     {"4095 '-' then 1", neg, CALC_MAX_REQUEST_LEN, "-1", CALC_OK, 0},
     /* The heaviest valid requests: real work, so a looser guard. */
     {"2**65535//2**65534 x215", bigdiv, 0, "430", CALC_OK, 500},
-    {"3**41348%1000 x292", bigpow, 0, "105412", CALC_OK, 500},
+    {"3**41348%1000 x292", bigpow, 0, NULL, CALC_E_TOO_LARGE, 0},
+    {"3**41348%1000 x15 (work limit)", work15, 0, "5415", CALC_OK, 0},
+    {"3**41348%1000 x16 (work limit)", work16, 0, NULL, CALC_E_TOO_LARGE, 0},
     {"1e999...9", bigexp, 0, "inf", CALC_OK, 0},
     {"1e-999...9", tinyexp, 0, "0.0", CALC_OK, 0},
     {"0.000...1", tiny, 0, "0.0", CALC_OK, 0},
