@@ -172,10 +172,6 @@ static size_t frame(const bench_opts *o, const bench_expr *e, uint64_t seq,
   return n;
 }
 
-static uint32_t expr_of(const bench_worker *w, const bench_conn *c,
-                        uint64_t seq) {
-  return (uint32_t)((seq + c->id) % w->o->nexpr);
-}
 
 /* ---- checking replies ------------------------------------------------- */
 
@@ -263,7 +259,7 @@ static bench_slot *take_slot(bench_worker *w, bench_conn *c, uint64_t now,
   s->seq = c->seq_next;
   s->sent = now;
   s->start = start;
-  s->expr = expr_of(w, c, c->seq_next);
+  s->expr = (uint32_t)(w->n.sent % w->o->nexpr); /* the mix in turn */
   s->state = SLOT_WAIT;
   c->seq_next++;
   c->inflight++;

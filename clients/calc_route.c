@@ -62,6 +62,7 @@ struct calc_route {
   char **val;       /* value text of evaluated nodes, else NULL */
   int err_node;     /* earliest hop that answered an error, or -1 */
   char *err_text;
+  int err_carry;    /* that error: an intermediate int too long to carry */
   unsigned hop_no;
   /* a round */
   route_hop *hops;
@@ -106,6 +107,7 @@ static void reset(calc_route *r) {
   free(r->err_text);
   r->err_text = NULL;
   r->err_node = -1;
+  r->err_carry = 0;
   r->n = 0;
 }
 
@@ -330,6 +332,10 @@ static int exchange(calc_route *r, int srv, const size_t *offs,
           r->err_text = strdup(m->reply);
           if (!r->err_text) return oom(r);
           r->err_node = h->node;
+          /* A result over CALC_MAX_DIGITS digits: no reply can carry it,
+           * though the whole expression may have a printable answer. */
+          r->err_carry = h->node != r->root && ri.kind == CALC_E_TOO_LARGE &&
+                         strstr(m->reply, "digits") != NULL;
         }
       } else {
         r->val[h->node] = strdup(m->reply);
@@ -420,6 +426,11 @@ int calc_route_eval(calc_route *r, const char *src, size_t n, char *out,
         snprintf(r->err, sizeof r->err, "internal: nothing left to evaluate");
         return -1;
       }
+      if (r->err_carry)
+        fprintf(stderr, "calc: note: the split cannot carry an intermediate "
+                        "int of more than %d digits from one server to the "
+                        "other; a server of every operator may answer this "
+                        "expression\n", CALC_MAX_DIGITS);
       finish(r->err_text, out, outlen);
       return 0;
     }
