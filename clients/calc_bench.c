@@ -623,9 +623,11 @@ static void usage(FILE *f) {
 
 static int add_expr(bench_opts *o, const char *text, size_t len,
                     const char *expect, size_t elen) {
-  if (len > CALC_MAX_REQUEST_LEN || memchr(text, '\n', len)) {
+  /* the length limit counts the tag */
+  if (len + BENCH_TAG_LEN > CALC_MAX_REQUEST_LEN || memchr(text, '\n', len)) {
     fprintf(stderr, "calc-bench: expression '%.40s...' is longer than %d "
-                    "bytes or has a line break\n", text, CALC_MAX_REQUEST_LEN);
+                    "bytes or has a line break\n", text,
+            CALC_MAX_REQUEST_LEN - BENCH_TAG_LEN);
     return -1;
   }
   bench_expr *n = realloc(o->exprs, (o->nexpr + 1) * sizeof *n);

@@ -21,7 +21,10 @@
 /* Largest datagram or line a server may send us (a reply, its tag, CR LF);
  * anything longer is not a calc reply. */
 #define CALC_NET_REPLY_MAX (CALC_ANSWER_MAX + 2)
-#define CALC_NET_TAG_MAX 999999999u /* CALC_TAG_MAX_DIGITS nines */
+/* Tags have CALC_TAG_MAX_DIGITS digits, so every request of an expression
+ * has the same length (and the same UDP bound). */
+#define CALC_NET_TAG_MIN 100000000u
+#define CALC_NET_TAG_MAX 999999999u
 
 struct calc_net_conn {
   calc_net_addr addr;
@@ -72,7 +75,7 @@ static void vlog(const calc_net_conn *c, const char *fmt, ...) {
 
 static uint32_t take_tag(calc_net_conn *c) {
   uint32_t t = c->next_tag;
-  c->next_tag = c->next_tag % CALC_NET_TAG_MAX + 1;
+  c->next_tag = t == CALC_NET_TAG_MAX ? CALC_NET_TAG_MIN : t + 1;
   return t;
 }
 
@@ -207,8 +210,9 @@ calc_net_conn *calc_net_open(const calc_net_addr *a, const calc_net_opts *o) {
    * our port is unlikely to carry a tag we are waiting for. */
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  c->next_tag = (uint32_t)(((uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16)) %
-                           CALC_NET_TAG_MAX) + 1;
+  c->next_tag = CALC_NET_TAG_MIN +
+                (uint32_t)(((uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16)) %
+                           (CALC_NET_TAG_MAX - CALC_NET_TAG_MIN + 1));
   if (o->label)
     snprintf(c->who, sizeof c->who, "the %s server at %s", o->label, a->text);
   else
@@ -256,10 +260,11 @@ static int is_shortened(const calc_reply_info *r) {
          memcmp(r->body, "use TCP", 7) == 0;
 }
 
-/* Store reply text p[0..n) (line end removed) without its tag into m. */
+/* Store reply text p[0..n) (line end removed) into m, without the tag we
+ * sent (tagged). */
 static void store(calc_net_msg *m, const char *p, size_t n,
-                  const calc_reply_info *r) {
-  if (r->has_tag) {
+                  const calc_reply_info *r, int tagged) {
+  if (r->has_tag && tagged) {
     while (n > 0 && p[n - 1] != '#') n--;
     n = n >= 2 ? n - 2 : 0; /* drop " #" */
   }
@@ -270,9 +275,9 @@ static void store(calc_net_msg *m, const char *p, size_t n,
   m->done = 1;
 }
 
-/* Frame request i into c->out: "expr #tag" (+ LF for TCP), padded with
- * blanks at level pad (0 none, 1 CALC_NET_UDP_PAD_ERR, 2 CALC_NET_UDP_PAD
- * bytes). */
+/* Frame request i into c->out: "expr #tag" (just "expr" for tag 0), + LF
+ * for TCP, padded with blanks at level pad (0 none, 1 CALC_NET_UDP_PAD_ERR,
+ * 2 CALC_NET_UDP_PAD bytes). */
 static int frame(calc_net_conn *c, const calc_net_msg *m, uint32_t tag,
                  int pad) {
   size_t need = m->req_len + 2 + CALC_TAG_MAX_DIGITS + 1 + CALC_NET_UDP_PAD +
@@ -291,7 +296,7 @@ static int frame(calc_net_conn *c, const calc_net_msg *m, uint32_t tag,
   char *p = c->out + c->out_len;
   memcpy(p, m->req, m->req_len);
   size_t k = m->req_len;
-  k += (size_t)sprintf(p + k, " #%u", (unsigned)tag);
+  if (tag) k += (size_t)sprintf(p + k, " #%u", (unsigned)tag);
   size_t to = pad == 1 ? CALC_NET_UDP_PAD_ERR : pad ? CALC_NET_UDP_PAD : 0;
   while (k < to) p[k++] = ' ';
   if (c->o.transport == CALC_NET_TCP) p[k++] = '\n';
@@ -409,13 +414,13 @@ static int tcp_take_lines(calc_net_conn *c, calc_net_msg *m, size_t n,
            excerpt(line, len, ex, sizeof ex));
       return RUN_FAIL;
     }
-    if (r.has_tag && r.tag != c->tag[*next]) {
+    if (c->tag[*next] && r.has_tag && r.tag != c->tag[*next]) {
       fail(c, "%s answered out of order (tag #%u, expected #%u): '%s'", c->who,
            (unsigned)r.tag, (unsigned)c->tag[*next],
            excerpt(line, len, ex, sizeof ex));
       return RUN_FAIL;
     }
-    store(&m[*next], line, len, &r);
+    store(&m[*next], line, len, &r, c->tag[*next] != 0);
     ++*next;
   }
   memmove(c->in, c->in + start, c->in_len - start);
@@ -485,7 +490,9 @@ static int tcp_exchange(calc_net_conn *c, calc_net_msg *m, size_t n) {
     if (c->fd < 0 && tcp_connect(c) < 0) return -1;
     c->out_len = c->out_off = 0;
     for (size_t i = next; i < n; i++) {
-      c->tag[i] = take_tag(c);
+      /* The length limit counts the tag: a request with no room for one
+       * goes without (replies come in order anyway). */
+      c->tag[i] = m[i].req_len <= CALC_NET_TAGGED_MAX ? take_tag(c) : 0;
       if (frame(c, &m[i], c->tag[i], 0) < 0) return -1;
     }
     size_t before = next;
@@ -588,7 +595,7 @@ static int udp_take(calc_net_conn *c, calc_net_msg *m, size_t n,
      * limit: the answer to our one over-long request, if we have one. */
     size_t cand = n, count = 0;
     for (size_t k = 0; k < n; k++)
-      if (!m[k].done && m[k].req_len > CALC_MAX_REQUEST_LEN) cand = k, count++;
+      if (!m[k].done && m[k].req_len > CALC_NET_TAGGED_MAX) cand = k, count++;
     if (count == 1) i = cand;
   }
   if (i == n) {
@@ -605,7 +612,7 @@ static int udp_take(calc_net_conn *c, calc_net_msg *m, size_t n,
          c->padded[i] == 1 ? CALC_NET_UDP_PAD_ERR : (int)CALC_NET_UDP_PAD);
     return udp_send(c, &m[i], i);
   }
-  store(&m[i], p, len, &r);
+  store(&m[i], p, len, &r, 1);
   return 0;
 }
 

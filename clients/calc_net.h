@@ -36,6 +36,11 @@
 #define CALC_NET_WAIT_MAX_MS 8000
 #define CALC_NET_RETRIES_MAX 20
 
+/* The longest expression that fits the server's length limit with a tag
+ * (" #" and CALC_TAG_MAX_DIGITS digits: the limit counts the tag).  Over
+ * TCP a longer one is sent without a tag; over UDP it gets ERR too-long. */
+#define CALC_NET_TAGGED_MAX (CALC_MAX_REQUEST_LEN - 2 - CALC_TAG_MAX_DIGITS)
+
 /* Requests of one calc_net_exchange() (callers split larger batches). */
 #define CALC_NET_BATCH_MAX 64
 

@@ -274,7 +274,7 @@ static void plan(calc_route *r, int limit) {
 static int split_long(calc_route *r, int k, size_t len) {
   const route_hop *h = &r->hops[k];
   const calc_node *nd = &r->nodes[h->node];
-  if (len <= CALC_MAX_REQUEST_LEN) return 0;
+  if (len <= CALC_NET_TAGGED_MAX) return 0; /* fits with its tag */
   int kids[2], nk = 0;
   if (nd->left >= 0 && !r->val[nd->left] && r->cls[nd->left])
     kids[nk++] = nd->left;

@@ -176,3 +176,12 @@ def test_text_report_and_progress_on_a_terminal(calcd_all):
 ])
 def test_usage_errors(args):
     assert bench(*args).returncode == 2
+
+
+def test_expression_length_limit():
+    # 4085 bytes and a 9-digit tag make 4096: the longest accepted
+    ok = "+".join(["1"] * 2043)
+    assert len(ok) == 4085
+    assert bench("-e", ok + "1", "-n", "1", "-s", "127.0.0.1:1").returncode == 2
+    r = bench("-e", ok, "-n", "1", "-s", "127.0.0.1:1")
+    assert r.returncode == 3  # accepted; no server there

@@ -227,3 +227,28 @@ def test_requests_are_tagged_on_the_wire():
         expr, tag = req.split(" #")
         assert expr == "6*7" and tag.isdigit() and 1 <= len(tag) <= 9
         assert reply == f"42 #{tag}"
+
+
+def ones(nbytes):
+    """A sum of ones exactly nbytes long (nbytes odd): 1+1+...+1."""
+    assert nbytes % 2 == 1
+    return "+".join(["1"] * ((nbytes + 1) // 2))
+
+
+def test_length_limit_counts_the_tag(calcd_all):
+    """calcd's 4096-byte limit counts the tag (" #" + 9 digits).  Over TCP
+    calc sends an expression with no room for a tag untagged, so anything
+    up to 4096 bytes is answered; over UDP the tag is needed: 4085 bytes is
+    the longest expression."""
+    too_long = "ERR too-long: request longer than 4096 bytes"
+    cases = [("--tcp", 4095, str(2048)), ("--tcp", 4097, too_long),
+             ("--udp", 4085, str(2043)), ("--udp", 4087, too_long)]
+    for proto, n, want in cases:
+        r = run_calc([proto, "-s", calcd_all.addr, "-t", "100"],
+                     stdin=ones(n) + "\n")
+        assert r.stdout == want + "\n", (proto, n, r.stderr)
+    # the same through the split: hops are cut to fit with their tags
+    for n in (4095, 4085):
+        r = run_calc(["--addsub", calcd_all.addr, "--muldiv", calcd_all.addr],
+                     stdin=ones(n) + "\n")
+        assert r.stdout == f"{(n + 1) // 2}\n"
