@@ -912,6 +912,30 @@ static void report(const bench_opts *o, const bench_counts *t,
   printf("  mean %s\n", b);
 }
 
+static void free_workers(bench_opts *o, bench_worker *ws) {
+  for (unsigned t = 0; t < o->threads; t++) {
+    bench_worker *w = &ws[t];
+    for (unsigned j = 0; j < w->nconns; j++) {
+      bench_conn *c = &w->conns[j];
+      if (c->fd >= 0) close(c->fd);
+      free(c->ring);
+      free(c->out);
+      free(c->in);
+    }
+    if (w->ep >= 0) close(w->ep);
+    free(w->conns);
+    free(w->mm);
+    free(w->iov);
+    free(w->bufs);
+  }
+  free(ws);
+  for (size_t i = 0; i < o->nexpr; i++) {
+    free(o->exprs[i].text);
+    free(o->exprs[i].expect);
+  }
+  free(o->exprs);
+}
+
 int main(int argc, char **argv) {
   static bench_opts o;
   int r = parse_options(argc, argv, &o);
@@ -1032,5 +1056,7 @@ int main(int argc, char **argv) {
   report(&o, &tot, h, (double)(t_end - t0) / 1e9, fatal);
   if (fatal) fprintf(stderr, "calc-bench: %s\n", fatal);
   if (tot.wrong) code = EXIT_WRONG;
+  free(h);
+  free_workers(&o, ws);
   return code;
 }
