@@ -141,3 +141,45 @@ def wait_for(pred, timeout=5.0, step=0.02):
             return True
         time.sleep(step)
     return pred()
+
+
+class Feeder:
+    """calc in batch mode fed one line at a time, as a program would."""
+
+    def __init__(self, args):
+        self.proc = subprocess.Popen(
+            [need(CALC, "CALC"), *args], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            bufsize=1)
+
+    def ask(self, line):
+        """Write one line; return the next line calc prints."""
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline()
+
+    def finish(self, timeout=10):
+        """Close calc's input: (exit status, rest of stdout, stderr)."""
+        self.proc.stdin.close()
+        out = self.proc.stdout.read()
+        code = self.proc.wait(timeout)
+        return code, out, self.proc.stderr.read()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def feeder():
+    started = []
+
+    def start(*args):
+        f = Feeder(args)
+        started.append(f)
+        return f
+
+    yield start
+    for f in started:
+        f.kill()

@@ -2,13 +2,11 @@
 """calc: one-shot and batch modes, options, exit codes, network failures,
 TCP reconnect, and UDP replies the bound shortened."""
 import socket
-import subprocess
-import threading
 import time
 
 import pytest
 
-from conftest import CALC, Calcd, need, free_port, run_calc
+from conftest import Calcd, free_port, run_calc
 
 
 def test_one_shot(calcd_all):
@@ -58,22 +56,13 @@ def test_batch_many_lines_pipelined(calcd_all):
         assert r.stdout == "".join(f"{i * i}\n" for i in range(n)), proto
 
 
-def test_batch_answers_each_line_as_it_comes(calcd_all):
+def test_batch_answers_each_line_as_it_comes(calcd_all, feeder):
     """A program feeding calc one line at a time gets each answer before
     it writes the next line (no read-ahead deadlock)."""
-    p = subprocess.Popen([need(CALC, "CALC"), "-s", calcd_all.addr],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         text=True, bufsize=1)
-    try:
-        for i in range(5):
-            p.stdin.write(f"{i}+{i}\n")
-            p.stdin.flush()
-            assert p.stdout.readline() == f"{2 * i}\n"
-        p.stdin.close()
-        assert p.wait(10) == 0
-    finally:
-        p.kill()
-        p.wait()
+    f = feeder("-s", calcd_all.addr)
+    for i in range(5):
+        assert f.ask(f"{i}+{i}") == f"{2 * i}\n"
+    assert f.finish() == (0, "", "")
 
 
 def test_udp_reply_over_the_bound_is_fetched_whole(calcd_all):
@@ -169,49 +158,28 @@ def test_tcp_server_that_never_answers():
     assert f"no reply from 127.0.0.1:{port} over TCP within 0.3 s" in r.stderr
 
 
-def test_tcp_reconnects_after_server_restart():
-    s = Calcd()
-    port = s.port
-    p = subprocess.Popen([need(CALC, "CALC"), "-v", "-s", f"127.0.0.1:{port}"],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, bufsize=1)
-    try:
-        p.stdin.write("1+1\n")
-        p.stdin.flush()
-        assert p.stdout.readline() == "2\n"
-        assert s.stop() == 0
-        s = Calcd(port=port)  # a new server on the same port
-        p.stdin.write("2+2\n")
-        p.stdin.flush()
-        assert p.stdout.readline() == "4\n"
-        p.stdin.close()
-        assert p.wait(10) == 0
-        assert "reconnecting" in p.stderr.read()
-    finally:
-        p.kill()
-        p.wait()
-        s.stop()
+def test_tcp_reconnects_after_server_restart(calcd_factory, feeder):
+    s = calcd_factory()
+    f = feeder("-v", "-s", s.addr)
+    assert f.ask("1+1") == "2\n"
+    assert s.stop() == 0
+    calcd_factory(port=s.port)  # a new server on the same port
+    assert f.ask("2+2") == "4\n"
+    code, _, err = f.finish()
+    assert code == 0
+    assert "the server closed the connection; reconnecting" in err
 
 
-def test_tcp_server_gone_for_good_mid_session():
-    s = Calcd()
-    p = subprocess.Popen([need(CALC, "CALC"), "-s", s.addr, "--timeout", "20",
-                          "--retries", "2"],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, bufsize=1)
-    try:
-        p.stdin.write("3*3\n")
-        p.stdin.flush()
-        assert p.stdout.readline() == "9\n"
-        s.stop()
-        p.stdin.write("4*4\n")
-        p.stdin.flush()
-        p.stdin.close()
-        assert p.wait(10) == 3
-        assert "Connection refused" in p.stderr.read()
-    finally:
-        p.kill()
-        p.wait()
+def test_tcp_server_gone_for_good_mid_session(calcd_factory, feeder):
+    s = calcd_factory()
+    f = feeder("-s", s.addr, "--timeout", "20", "--retries", "2")
+    assert f.ask("3*3") == "9\n"
+    s.stop()
+    assert f.ask("4*4") == ""  # no answer: calc gave up
+    code, _, err = f.finish()
+    assert code == 3
+    assert (f"cannot connect to {s.addr} over TCP: Connection refused"
+            in err)
 
 
 def test_requests_are_tagged_on_the_wire():

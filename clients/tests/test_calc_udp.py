@@ -7,13 +7,12 @@ import heapq
 import re
 import select
 import socket
-import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import CALC, need, run_calc
+from conftest import run_calc
 
 TAGGED = re.compile(rb"^(.*) #(\d{1,9})$", re.S)
 
@@ -109,25 +108,14 @@ def flaky():
 OPTS = ["--udp", "--timeout", "100", "--retries", "3"]
 
 
-def test_one_request_at_a_time(flaky):
+def test_one_request_at_a_time(flaky, feeder):
     """Fed one line at a time, calc has one request out when the late and
     replayed replies of the previous ones arrive."""
-    p = subprocess.Popen([need(CALC, "CALC"), *OPTS, "-v",
-                          "-s", f"127.0.0.1:{flaky.port}"],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, bufsize=1)
-    try:
-        for a in range(12):
-            p.stdin.write(f"{a}+1000\n")
-            p.stdin.flush()
-            assert p.stdout.readline() == f"{a + 1000}\n", a
-        p.stdin.close()
-        assert p.stdout.read() == ""  # nothing printed twice
-        assert p.wait(10) == 0
-        log = p.stderr.read()
-    finally:
-        p.kill()
-        p.wait()
+    f = feeder(*OPTS, "-v", "-s", f"127.0.0.1:{flaky.port}")
+    for a in range(12):
+        assert f.ask(f"{a}+1000") == f"{a + 1000}\n", a
+    code, rest, log = f.finish()
+    assert (code, rest) == (0, "")  # nothing printed twice
     st = flaky.stats
     assert st["dropped"] == 3 * 2 + 3 * 1 and st["late"] == 3
     assert st["dup"] >= 3 and st["stale"] >= 4
