@@ -936,6 +936,44 @@ static void free_workers(bench_opts *o, bench_worker *ws) {
   free(o->exprs);
 }
 
+/* Workers with their buffers and connections (a connection in turn to
+ * each).  Returns 0, or -1 (said on stderr). */
+static int setup_workers(const bench_opts *o, bench_worker *ws,
+                         const struct sockaddr_storage *ss, unsigned sslen) {
+  for (unsigned t = 0; t < o->threads; t++) ws[t].ep = -1;
+  for (unsigned t = 0; t < o->threads; t++) {
+    bench_worker *w = &ws[t];
+    w->o = o;
+    w->index = t;
+    calc_hist_init(&w->hist);
+    w->ep = epoll_create1(EPOLL_CLOEXEC);
+    w->bufsize = CALC_ANSWER_MAX + 64; /* > a request, too */
+    w->mm = calloc(BENCH_BATCH, sizeof *w->mm);
+    w->iov = calloc(BENCH_BATCH, sizeof *w->iov);
+    w->bufs = malloc(BENCH_BATCH * w->bufsize);
+    w->conns = calloc(o->conns / o->threads + 1, sizeof *w->conns);
+    if (w->ep < 0 || !w->mm || !w->iov || !w->bufs || !w->conns) {
+      fprintf(stderr, "calc-bench: out of memory\n");
+      return -1;
+    }
+    w->quota = o->requests ? o->requests / o->threads +
+                                 (t < o->requests % o->threads ? 1 : 0)
+                           : UINT64_MAX;
+    w->rate = o->rate / o->threads;
+    for (unsigned i = t; i < o->conns; i += o->threads) {
+      bench_conn *c = &w->conns[w->nconns++];
+      c->id = i;
+      if (open_conn(w, c, ss, sslen) < 0) {
+        fprintf(stderr, "calc-bench: cannot connect to %s over %s: %s\n",
+                o->server.text,
+                o->transport == CALC_NET_UDP ? "UDP" : "TCP", strerror(errno));
+        return -1;
+      }
+    }
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   static bench_opts o;
   int r = parse_options(argc, argv, &o);
@@ -952,49 +990,15 @@ int main(int argc, char **argv) {
 
   bench_worker *ws = calloc(o.threads, sizeof *ws);
   if (!ws) return EXIT_NET;
+  if (setup_workers(&o, ws, &ss, sslen) < 0) {
+    free_workers(&o, ws);
+    return EXIT_NET;
+  }
   uint64_t t0 = now_ns();
-  uint64_t stop = o.requests ? UINT64_MAX
-                             : t0 + (uint64_t)(o.seconds * 1e9);
-  for (unsigned t = 0; t < o.threads; t++) {
-    bench_worker *w = &ws[t];
-    w->o = &o;
-    w->index = t;
-    calc_hist_init(&w->hist);
-    w->ep = epoll_create1(EPOLL_CLOEXEC);
-    w->bufsize = CALC_ANSWER_MAX + 64 > CALC_MAX_REQUEST_LEN + BENCH_TAG_LEN + 1
-                     ? CALC_ANSWER_MAX + 64
-                     : CALC_MAX_REQUEST_LEN + BENCH_TAG_LEN + 1;
-    w->mm = calloc(BENCH_BATCH, sizeof *w->mm);
-    w->iov = calloc(BENCH_BATCH, sizeof *w->iov);
-    w->bufs = malloc(BENCH_BATCH * w->bufsize);
-    if (w->ep < 0 || !w->mm || !w->iov || !w->bufs) return EXIT_NET;
-    w->quota = o.requests ? o.requests / o.threads +
-                                (t < o.requests % o.threads ? 1 : 0)
-                          : UINT64_MAX;
-    w->rate = o.rate / o.threads;
-    w->t_start = t0;
-    w->t_stop_send = stop;
-  }
-  /* Connections go to the workers in turn. */
-  for (unsigned t = 0; t < o.threads; t++) {
-    bench_worker *w = &ws[t];
-    w->conns = calloc(o.conns / o.threads + 1, sizeof *w->conns);
-    if (!w->conns) return EXIT_NET;
-    for (unsigned i = t; i < o.conns; i += o.threads)
-      w->conns[w->nconns++].id = i;
-    for (unsigned j = 0; j < w->nconns; j++) {
-      if (open_conn(w, &w->conns[j], &ss, sslen) < 0) {
-        fprintf(stderr, "calc-bench: cannot connect to %s over %s: %s\n",
-                o.server.text, type == SOCK_DGRAM ? "UDP" : "TCP",
-                strerror(errno));
-        return EXIT_NET;
-      }
-    }
-  }
-  t0 = now_ns();
   for (unsigned t = 0; t < o.threads; t++) {
     ws[t].t_start = t0;
-    if (!o.requests) ws[t].t_stop_send = t0 + (uint64_t)(o.seconds * 1e9);
+    ws[t].t_stop_send =
+        o.requests ? UINT64_MAX : t0 + (uint64_t)(o.seconds * 1e9);
     if (pthread_create(&ws[t].thread, NULL, worker_main, &ws[t]) != 0) {
       fprintf(stderr, "calc-bench: cannot start a thread\n");
       return EXIT_NET;
