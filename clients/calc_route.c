@@ -67,6 +67,7 @@ struct calc_route {
   /* a round */
   route_hop *hops;
   int nhops;
+  size_t *offs, *lens; /* each hop's text in r->text */
   int *stack;
   calc_net_msg *msgs; /* CALC_NET_BATCH_MAX */
   char *text;         /* rendered hop texts, back to back */
@@ -90,9 +91,11 @@ calc_route *calc_route_new(calc_net_conn *addsub, calc_net_conn *muldiv,
   r->val = calloc(cap, sizeof *r->val);
   r->hops = calloc(cap, sizeof *r->hops);
   r->stack = calloc(cap, sizeof *r->stack);
+  r->offs = calloc(cap, sizeof *r->offs);
+  r->lens = calloc(cap, sizeof *r->lens);
   r->msgs = calloc(CALC_NET_BATCH_MAX, sizeof *r->msgs);
   if (!r->ctx || !r->nodes || !r->parent || !r->lo || !r->cls || !r->val ||
-      !r->hops || !r->stack || !r->msgs) {
+      !r->hops || !r->stack || !r->offs || !r->lens || !r->msgs) {
     calc_route_free(r);
     return NULL;
   }
@@ -122,6 +125,8 @@ void calc_route_free(calc_route *r) {
   free(r->val);
   free(r->hops);
   free(r->stack);
+  free(r->offs);
+  free(r->lens);
   free(r->msgs);
   free(r->text);
   free(r);
@@ -299,16 +304,15 @@ static void log_hop(calc_route *r, int srv, const calc_net_msg *m) {
 }
 
 /* Send the requests of server srv among hops [0, nhops), in batches. */
-static int exchange(calc_route *r, int srv, const size_t *offs,
-                    const size_t *lens) {
+static int exchange(calc_route *r, int srv) {
   int k = 0;
   while (k < r->nhops) {
     int idx[CALC_NET_BATCH_MAX], nm = 0;
     for (; k < r->nhops && nm < CALC_NET_BATCH_MAX; k++) {
       if (r->hops[k].srv != srv) continue;
       calc_net_msg *m = &r->msgs[nm];
-      m->req = r->text + offs[k];
-      m->req_len = lens[k];
+      m->req = r->text + r->offs[k];
+      m->req_len = r->lens[k];
       idx[nm++] = k;
     }
     if (nm == 0) break;
@@ -347,21 +351,20 @@ static int exchange(calc_route *r, int srv, const size_t *offs,
 }
 
 static int round_trip(calc_route *r) {
-  static size_t offs[CALC_MAX_REQUEST_LEN + 2], lens[CALC_MAX_REQUEST_LEN + 2];
   r->text_len = 0;
   for (int k = 0; k < r->nhops; k++) {
     size_t len;
-    if (render(r, r->hops[k].node, r->hops[k].srv, &offs[k], &len) < 0)
+    if (render(r, r->hops[k].node, r->hops[k].srv, &r->offs[k], &len) < 0)
       return oom(r);
     if (split_long(r, k, len)) {
-      r->text_len = offs[k];
+      r->text_len = r->offs[k];
       k--; /* render the first child in its place */
       continue;
     }
-    lens[k] = len;
+    r->lens[k] = len;
   }
   for (int srv = 0; srv < 2; srv++)
-    if (exchange(r, srv, offs, lens) < 0) return -1;
+    if (exchange(r, srv) < 0) return -1;
   return 0;
 }
 
