@@ -13,6 +13,8 @@ calc.so and, as root, runs tshark as nobody.  Nothing is installed.
 import hashlib
 import importlib.util
 import os
+import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -202,3 +204,39 @@ def dissect(ts, pcap, rows=None):
     lines.append("")
     lines.append(tree)
     return "\n".join(lines) + "\n"
+
+
+# ---- docs/packet-analysis.md: its commands and their outputs -------------
+DOC = REPO / "docs" / "packet-analysis.md"
+_BLOCK = re.compile(r"^```console\n\$ (.*?)\n(.*?)^```\n", re.S | re.M)
+
+
+def doc_run(ts, command):
+    """Run one of the doc's commands from the repository's top: `ts ARGS`
+    is tshark with the plugin (the Tshark helper), `capinfos ARGS` as is.
+    Its output, each line's trailing blanks removed."""
+    words = shlex.split(command)
+    if words[0] == "ts":
+        out = ts.run(*[str(REPO / w) if w.startswith("captures/") else w
+                       for w in words[1:]])
+    elif words[0] == "capinfos":
+        out = subprocess.run(words, capture_output=True, text=True,
+                             check=True, cwd=REPO).stdout
+    else:
+        raise ValueError("the doc runs only ts and capinfos: %s" % command)
+    return "\n".join(l.rstrip() for l in out.strip("\n").splitlines())
+
+
+def doc_blocks(text):
+    """(command, shown output) of each ```console block of the doc."""
+    return [(m.group(1), "\n".join(l.rstrip() for l in
+                                   m.group(2).strip("\n").splitlines()))
+            for m in _BLOCK.finditer(text)]
+
+
+def doc_fill(ts, text):
+    """The doc with every console block's output run again."""
+    def fill(m):
+        out = doc_run(ts, m.group(1))
+        return "```console\n$ %s\n%s\n```\n" % (m.group(1), out)
+    return _BLOCK.sub(fill, text)
