@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE /* strtod_l */
 #include "calc_num.h"
+#include "calc_dtoa.h"
 
 #include <float.h>
 #include <math.h>
@@ -589,17 +590,15 @@ static int step_digits(char *digits, int n, int *exp10, int up) {
   return 1;
 }
 
-size_t calc_num_repr_double(calc_numenv *e, double d, char *out, size_t cap) {
-  if (isnan(d)) return (size_t)snprintf(out, cap, "nan");
-  if (isinf(d)) return (size_t)snprintf(out, cap, d < 0 ? "-inf" : "inf");
-  if (d == 0.0) return (size_t)snprintf(out, cap, signbit(d) ? "-0.0" : "0.0");
-
-  /* Shortest digits that read back as d (David Gay's mode 0, as CPython):
-   * the fewest digits p for which the correctly rounded p-digit string, or
-   * (where the rounding interval is lopsided) its neighbour, reads back.
-   * For a normal double, if any string of <= 15 digits reads back, rounding
-   * to 15 digits gives it padded with zeros, so the search starts at 15. */
-  char digits[24], alt[24];
+/* Shortest digits that read back as finite nonzero d (David Gay's mode 0,
+ * as CPython), by search: the fewest digits p for which the correctly
+ * rounded p-digit string, or (where the rounding interval is lopsided) its
+ * neighbour, reads back.  For a normal double, if any string of <= 15
+ * digits reads back, rounding to 15 digits gives it padded with zeros, so
+ * the search starts at 15.  Exact but slow (200-600 ns): the reference for
+ * calc_dtoa_shortest() and the fallback where doubles are not binary64. */
+static int exact_digits(calc_numenv *e, double d, char *digits, int *exp10p) {
+  char alt[24];
   int exp10 = 0, n = 0, ok = 0;
   int p = fabs(d) >= DBL_MIN ? 15 : 1;
   for (; !ok && p <= 17; p++) {
@@ -620,6 +619,22 @@ size_t calc_num_repr_double(calc_numenv *e, double d, char *out, size_t cap) {
     }
   }
   while (n > 1 && digits[n - 1] == '0') n--;
+  *exp10p = exp10;
+  return n;
+}
+
+static size_t repr_double(calc_numenv *e, double d, char *out, size_t cap,
+                          int exact) {
+  if (isnan(d)) return (size_t)snprintf(out, cap, "nan");
+  if (isinf(d)) return (size_t)snprintf(out, cap, d < 0 ? "-inf" : "inf");
+  if (d == 0.0) return (size_t)snprintf(out, cap, signbit(d) ? "-0.0" : "0.0");
+
+  char digits[24];
+  int exp10, n;
+  if (exact || !CALC_DTOA_IEEE)
+    n = exact_digits(e, d, digits, &exp10);
+  else
+    n = calc_dtoa_shortest(d, digits, &exp10);
 
   /* repr layout: fixed when -4 <= exponent < 16, else d.ddde+XX. */
   char buf[64];
@@ -632,8 +647,13 @@ size_t calc_num_repr_double(calc_numenv *e, double d, char *out, size_t cap) {
       memcpy(buf + k, digits + 1, (size_t)n - 1);
       k += (size_t)n - 1;
     }
-    k += (size_t)snprintf(buf + k, sizeof buf - k, "e%c%02d",
-                          exp10 < 0 ? '-' : '+', abs(exp10));
+    /* "e%c%02d" by hand: snprintf would cost as much as the digits */
+    int a = abs(exp10);
+    buf[k++] = 'e';
+    buf[k++] = exp10 < 0 ? '-' : '+';
+    if (a >= 100) buf[k++] = (char)('0' + a / 100);
+    buf[k++] = (char)('0' + a / 10 % 10);
+    buf[k++] = (char)('0' + a % 10);
   } else if (exp10 < 0) {
     buf[k++] = '0';
     buf[k++] = '.';
@@ -656,6 +676,15 @@ size_t calc_num_repr_double(calc_numenv *e, double d, char *out, size_t cap) {
   memcpy(out, buf, k);
   out[k] = '\0';
   return k;
+}
+
+size_t calc_num_repr_double(calc_numenv *e, double d, char *out, size_t cap) {
+  return repr_double(e, d, out, cap, 0);
+}
+
+size_t calc_num_repr_double_exact(calc_numenv *e, double d, char *out,
+                                  size_t cap) {
+  return repr_double(e, d, out, cap, 1);
 }
 
 /* Decimal text of v into out (cap >= 21). */

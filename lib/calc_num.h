@@ -67,4 +67,10 @@ calc_err calc_num_format(calc_numenv *e, const calc_val *a,
 /* Python's repr() of a double: shortest round-trip digits. cap >= 32. */
 size_t calc_num_repr_double(calc_numenv *e, double d, char *out, size_t cap);
 
+/* The same text by an exact search through snprintf and strtod, ~10x
+ * slower: the reference that lib/tests/test_dtoa.c checks the fast one
+ * against. */
+size_t calc_num_repr_double_exact(calc_numenv *e, double d, char *out,
+                                  size_t cap);
+
 #endif /* CALC_NUM_H */
