@@ -56,8 +56,9 @@ static tap_packet_status calc_stats_packet(stats_tree *st,
       return TAP_PACKET_REDRAW;
     }
     tick_stat_node(st, st_requests, 0, TRUE);
-    tick_stat_node(st, calc_op_class_name(r->classes), st_node_requests,
-                   FALSE);
+    tick_stat_node(st, r->malformed ? "malformed"
+                                    : calc_op_class_name(r->classes),
+                   st_node_requests, FALSE);
     tick_stat_node(st, st_ops, 0, TRUE);
     for (int op = 0; op < CALC_OP_COUNT_; op++)
       if ((r->ops & (1u << op)) && calc_op_class((calc_op)op))

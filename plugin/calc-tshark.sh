@@ -9,8 +9,8 @@
 # with WIRESHARK_PLUGIN_DIR=<stage> (replacing the global plugin folder) and
 # HOME=<stage> (no personal plugins or preferences get in the way).
 # tshark ignores WIRESHARK_PLUGIN_DIR when started as root, so as root it
-# runs as nobody (setpriv), and every argument naming an existing file is
-# copied into the world-readable stage first.  The stage is removed on exit.
+# runs as nobody (setpriv), and every argument naming a file nobody cannot
+# read is copied into the world-readable stage first.  The stage is removed on exit.
 # CALC_WS_VERSION (e.g. "4.0") saves one tshark run to ask for the version.
 set -eu
 
@@ -43,22 +43,26 @@ if [ "$(id -u)" -ne 0 ]; then
   exit $?
 fi
 
-# Root: nobody must be able to read the plugin and every input file.
+# Root: nobody must be able to read the plugin and every input file; a
+# file nobody cannot read is copied into the stage.
+asnobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 args=()
 i=0
 for a in "$@"; do
   if [ -f "$a" ]; then
-    i=$((i + 1))
-    copy="$stage/in$i-$(basename -- "$a")"
-    cp -- "$a" "$copy"
-    chmod a+r "$copy"
-    args+=("$copy")
-  else
-    args+=("$a")
+    a=$(realpath -- "$a")
+    if ! asnobody test -r "$a"; then
+      i=$((i + 1))
+      copy="$stage/in$i-$(basename -- "$a")"
+      cp -- "$a" "$copy"
+      chmod a+r "$copy"
+      a=$copy
+    fi
   fi
+  args+=("$a")
 done
 cd "$stage"
 rc=0
-setpriv --reuid=65534 --regid=65534 --clear-groups \
-  env HOME="$stage" WIRESHARK_PLUGIN_DIR="$stage" tshark "${args[@]}" || rc=$?
+asnobody env HOME="$stage" WIRESHARK_PLUGIN_DIR="$stage" tshark "${args[@]}" ||
+  rc=$?
 exit $rc

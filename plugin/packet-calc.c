@@ -20,6 +20,7 @@
 #include <epan/conversation.h>
 #include <epan/expert.h>
 #include <epan/prefs.h>
+#include <epan/prefs-int.h>
 #include <epan/proto_data.h>
 #include <epan/strutil.h>
 #include <epan/tap.h>
@@ -31,12 +32,17 @@
 
 /* Bytes of a message shown in the Info column before an ellipsis. */
 #define CALC_INFO_MAX 48
-/* Unanswered requests remembered per conversation and tag (or untagged):
- * older ones stay unanswered, so a capture of requests only stays linear. */
-#define CALC_PENDING_MAX 256
+/* Unanswered requests a response looks through (oldest first) for its
+ * tag or, over UDP, for its answer; and a UDP request for the one it
+ * repeats.  Bounds the work per message when replies never come. */
+#define CALC_SCAN_MAX 256
+/* Answered tagged requests remembered, to tell a duplicate response. */
+#define CALC_ANSWERED_TAGS 8
 /* Longest TCP line reassembled; past it the bytes are shown as an
  * unterminated over-long line. */
 #define CALC_REASSEMBLY_MAX (1u << 20)
+/* Slots of the first pass's conversation cache (calc_conv_find). */
+#define CALC_CONV_SLOTS 1024
 /* Longest datagram or first line the heuristic dissectors consider. */
 #define CALC_HEUR_MAX (CALC_MAX_REQUEST_LEN + 2 + CALC_TAG_MAX_DIGITS + 2)
 
@@ -46,7 +52,8 @@ enum {
   CALC_FRAMING_LINE,
   CALC_FRAMING_LEGACY,
   CALC_FRAMING_PARTIAL,     /* start of a line cut at the segment's end */
-  CALC_FRAMING_CONTINUATION /* rest of such a line: not a message */
+  CALC_FRAMING_CONTINUATION,/* rest of such a line: not a message */
+  CALC_FRAMING_FINAL        /* unterminated last line, ended by FIN */
 };
 /* File-scope per-frame key: the frame's TCP data starts mid-line. */
 #define CALC_KEY_CONTINUES G_MAXUINT32
@@ -87,6 +94,7 @@ static gint ett_calc = -1;
 static expert_field ei_calc_error_reply[CALC_E_COUNT_];
 static expert_field ei_calc_error_unknown = EI_INIT;
 static expert_field ei_calc_malformed_request = EI_INIT;
+static expert_field ei_calc_empty_request = EI_INIT;
 static expert_field ei_calc_malformed_response = EI_INIT;
 static expert_field ei_calc_too_long = EI_INIT;
 static expert_field ei_calc_unterminated = EI_INIT;
@@ -110,6 +118,7 @@ static const value_string calc_framing_vals[] = {
   {CALC_FRAMING_LEGACY, "Legacy (one unterminated message per segment)"},
   {CALC_FRAMING_PARTIAL, "Unterminated line (not reassembled)"},
   {CALC_FRAMING_CONTINUATION, "Rest of a line (not reassembled)"},
+  {CALC_FRAMING_FINAL, "Last line, ended by the client's FIN"},
   {0, NULL}
 };
 
@@ -124,33 +133,56 @@ static const value_string calc_op_class_vals[] = {
 
 /* ---- request/response tracking (first pass) ---- */
 
-/* One request and what answered it.  A retransmitted request joins the
- * transaction of the request it repeats. */
+/* Per message, saved in the first pass. */
+typedef struct calc_msg {
+  struct calc_txn *txn;    /* its transaction; NULL: a response to nothing */
+  guint32 repeats;         /* frame of the message it repeats, or 0 */
+  guint8 verdict;          /* responses: CALC_VERDICT_* */
+  guint8 tag_reused;       /* requests: tag still outstanding */
+  guint8 resent;           /* TCP data seen before (retransmission that
+                              TCP passed on): not paired */
+} calc_msg;
+
+/* One request and what answered it, in one allocation with its bytes.  A
+ * retransmitted request joins the transaction of the request it repeats. */
 typedef struct calc_txn {
-  struct calc_txn *next;   /* queue of unanswered requests */
-  const char *info;        /* the expression as shown in Info (file scope) */
-  const guint8 *req;       /* UDP: request bytes, to spot retransmissions */
-  size_t req_n;
-  const char *expected;    /* core's reply text, tag removed; NULL: none */
+  struct calc_txn *next;   /* in its list of unanswered requests */
+  calc_msg req_msg;        /* the request's record */
+  calc_msg rep_msg;        /* its first response's record */
   nstime_t req_time;
   guint32 req_frame, rep_frame;
-  guint32 req_len;         /* request payload bytes (UDP bound) */
+  guint32 req_n;           /* request bytes, CR/LF removed (UDP bound) */
   guint32 rep_hash;        /* first response's bytes, hashed */
   guint32 tag;
-  guint16 nreq, nrep;      /* requests (with retransmissions), responses */
+  guint32 nreq, nrep;      /* requests (with retransmissions), responses */
+  guint16 exp_len;
+  guint8 info_len, info_cut; /* expression bytes for Info: at most
+                                CALC_INFO_MAX (info_cut: there were more) */
+  guint8 has_expected;
   guint8 has_tag;
   guint8 classes;          /* CALC_CLASS_* bits of the expression */
   guint8 exp_kind;         /* calc_err of the expected reply */
   guint8 bounded_kind;     /* UDP: calc_err of the reply shortened to the
                               amplification bound (= exp_kind when it fits) */
+  guint8 bytes[];          /* info bytes; the core's reply text, tag
+                              removed, NUL-terminated (has_expected); UDP:
+                              the request bytes, to spot retransmissions */
 } calc_txn;
 
-/* Unanswered requests of one tag (or of no tag), oldest first. */
-typedef struct calc_queue {
+static const char *calc_txn_expected(const calc_txn *t)
+{
+  return t->has_expected ? (const char *)t->bytes + t->info_len : NULL;
+}
+
+static const guint8 *calc_txn_req(const calc_txn *t)
+{
+  return t->bytes + t->info_len + (t->has_expected ? t->exp_len + 1 : 0);
+}
+
+/* Unanswered requests, oldest first. */
+typedef struct calc_list {
   calc_txn *head, *tail;
-  calc_txn *answered;      /* latest request answered */
-  guint32 count;
-} calc_queue;
+} calc_list;
 
 /* Per conversation. */
 typedef struct calc_conv {
@@ -163,19 +195,11 @@ typedef struct calc_conv {
   gboolean tcp_seen[2];
   gboolean midline[2];     /* TCP, per direction: the last segment ended in
                               an unterminated line (no reassembly) */
-  calc_queue untagged;
-  wmem_map_t *tags;        /* tag + 1 -> calc_queue, created on first tag */
+  calc_list untagged, tagged;
+  calc_txn *answered;      /* latest untagged request answered */
+  calc_txn *answered_tags[CALC_ANSWERED_TAGS]; /* latest tagged, a ring */
+  guint32 answered_next;
 } calc_conv;
-
-/* Per message, saved in the first pass. */
-typedef struct calc_msg {
-  calc_txn *txn;           /* its transaction; NULL: a response to nothing */
-  guint32 repeats;         /* frame of the message it repeats, or 0 */
-  guint8 verdict;          /* responses: CALC_VERDICT_* */
-  guint8 tag_reused;       /* requests: tag still outstanding */
-  guint8 resent;           /* TCP data seen before (retransmission that
-                              TCP passed on): not paired */
-} calc_msg;
 
 /* What one parse of a request tells. */
 typedef struct calc_req_view {
@@ -185,7 +209,10 @@ typedef struct calc_req_view {
   calc_err parse_err;      /* CALC_OK, or why the expression is refused */
   const char *parse_msg;   /* packet scope, or NULL */
   unsigned classes, ops;
-  gboolean too_long;
+  gboolean too_long;       /* over CALC_MAX_REQUEST_LEN, tag included: the
+                              server answers too-long, without the tag */
+  gboolean empty;          /* no bytes: the server sends no reply */
+  gboolean parsed;         /* parse_err, parse_msg, classes, ops are set */
 } calc_req_view;
 
 static guint32 calc_hash(const guint8 *p, size_t n)
@@ -195,15 +222,36 @@ static guint32 calc_hash(const guint8 *p, size_t n)
   return h;
 }
 
-/* The n bytes at p as printable Info text, without trailing blanks (a
- * client may pad UDP requests), cut after CALC_INFO_MAX bytes. */
-static const char *calc_info_text(wmem_allocator_t *scope, const guint8 *p,
-                                  size_t n)
+/* n bytes without trailing blanks (a client may pad UDP requests). */
+static size_t calc_trim(const guint8 *p, size_t n)
 {
   while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
-  if (n <= CALC_INFO_MAX) return format_text(scope, p, n);
-  return wmem_strconcat(scope, format_text(scope, p, CALC_INFO_MAX),
-                        UTF8_HORIZONTAL_ELLIPSIS, NULL);
+  return n;
+}
+
+/* The n bytes at p as printable Info text, without trailing blanks, cut
+ * after CALC_INFO_MAX bytes (or marked cut anyway). */
+static const char *calc_info_text(wmem_allocator_t *scope, const guint8 *p,
+                                  size_t n, gboolean cut)
+{
+  n = calc_trim(p, n);
+  if (n > CALC_INFO_MAX) {
+    n = CALC_INFO_MAX;
+    cut = TRUE;
+  }
+  size_t i = 0;
+  while (i < n && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') i++;
+  if (i < n) { /* escapes needed */
+    const char *text = format_text(scope, p, n);
+    return cut ? wmem_strconcat(scope, text, UTF8_HORIZONTAL_ELLIPSIS, NULL)
+               : text;
+  }
+  size_t e = cut ? sizeof UTF8_HORIZONTAL_ELLIPSIS - 1 : 0;
+  char *text = (char *)wmem_alloc(scope, n + e + 1);
+  memcpy(text, p, n);
+  memcpy(text + n, UTF8_HORIZONTAL_ELLIPSIS, e);
+  text[n + e] = '\0';
+  return text;
 }
 
 /* The conversation's state; on first sight, decide which side is the
@@ -225,54 +273,84 @@ static calc_conv *calc_conv_get(packet_info *pinfo, gboolean heuristic)
   return cv;
 }
 
+/* The first pass's conversation cache: the conversation's state by
+ * transport, ports and addresses, in front of find_or_create_conversation()
+ * (otherwise a large share of the work per message).  Safe there because
+ * frames come in order and every TCP connection's first data byte
+ * (relative sequence number 1) takes the full lookup and refreshes its
+ * slot, so a port pair reused by a new connection finds the new
+ * conversation.  Without relative sequence numbers TCP is not cached. */
+typedef struct calc_conv_slot {
+  calc_conv *cv;
+  guint32 ports;           /* srcport << 16 | destport, as filed */
+  guint8 ptype, alen;
+  guint8 src[16], dst[16];
+} calc_conv_slot;
+
+static calc_conv_slot calc_conv_cache[CALC_CONV_SLOTS];
+static gboolean calc_tcp_relative; /* TCP numbers sequences from 1 */
+
+static gboolean calc_slot_is(const calc_conv_slot *c, guint32 ports,
+                             const address *s, const address *d)
+{
+  return c->ports == ports && memcmp(c->src, s->data, c->alen) == 0 &&
+         memcmp(c->dst, d->data, c->alen) == 0;
+}
+
+static calc_conv *calc_conv_find(packet_info *pinfo, gboolean heuristic,
+                                 const struct tcpinfo *ti)
+{
+  const address *s = &pinfo->src, *d = &pinfo->dst;
+  if (PINFO_FD_VISITED(pinfo) || s->type != d->type || s->len != d->len ||
+      (s->type != AT_IPv4 && s->type != AT_IPv6) || s->len > 16 ||
+      (pinfo->ptype != PT_UDP &&
+       (pinfo->ptype != PT_TCP || !ti || !calc_tcp_relative)))
+    return calc_conv_get(pinfo, heuristic);
+
+  const guint8 *sa = (const guint8 *)s->data, *da = (const guint8 *)d->data;
+  guint32 h = (pinfo->srcport ^ pinfo->destport) * 2654435761u;
+  for (int i = 0; i < s->len; i++) h = (h ^ sa[i] ^ da[i]) * 16777619u;
+  calc_conv_slot *c = &calc_conv_cache[(h ^ pinfo->ptype) % CALC_CONV_SLOTS];
+  guint32 fwd = pinfo->srcport << 16 | pinfo->destport;
+  guint32 rev = pinfo->destport << 16 | pinfo->srcport;
+  gboolean first_byte = pinfo->ptype == PT_TCP && ti->seq == 1;
+  if (!first_byte && c->cv && c->ptype == pinfo->ptype && c->alen == s->len &&
+      (calc_slot_is(c, fwd, s, d) || calc_slot_is(c, rev, d, s)))
+    return c->cv;
+
+  c->cv = calc_conv_get(pinfo, heuristic);
+  c->ports = fwd;
+  c->ptype = (guint8)pinfo->ptype;
+  c->alen = (guint8)s->len;
+  memcpy(c->src, sa, s->len);
+  memcpy(c->dst, da, s->len);
+  return c->cv;
+}
+
 static gboolean calc_to_server(const calc_conv *cv, const packet_info *pinfo)
 {
   return pinfo->destport == cv->srv_port &&
          addresses_equal(&pinfo->dst, &cv->srv_addr);
 }
 
-static calc_queue *calc_queue_of(calc_conv *cv, gboolean has_tag, guint32 tag,
-                                 gboolean create)
+static void calc_list_push(calc_list *l, calc_txn *t)
 {
-  if (!has_tag) return &cv->untagged;
-  if (!cv->tags) {
-    if (!create) return NULL;
-    cv->tags = wmem_map_new(wmem_file_scope(), g_direct_hash, g_direct_equal);
-  }
-  gpointer key = GUINT_TO_POINTER(tag + 1);
-  calc_queue *q = (calc_queue *)wmem_map_lookup(cv->tags, key);
-  if (!q && create) {
-    q = wmem_new0(wmem_file_scope(), calc_queue);
-    wmem_map_insert(cv->tags, key, q);
-  }
-  return q;
-}
-
-static void calc_queue_push(calc_queue *q, calc_txn *t)
-{
-  if (q->count >= CALC_PENDING_MAX) { /* forget the oldest */
-    q->head = q->head->next;
-    if (!q->head) q->tail = NULL;
-    q->count--;
-  }
   t->next = NULL;
-  if (q->tail) q->tail->next = t;
-  else q->head = t;
-  q->tail = t;
-  q->count++;
+  if (l->tail) l->tail->next = t;
+  else l->head = t;
+  l->tail = t;
 }
 
-/* Remove t and every older request from q: a server answers in order, so
- * the older ones will not be answered any more. */
-static void calc_queue_take(calc_queue *q, calc_txn *t)
+/* Remove t (whose predecessor is prev, NULL for the head) from l; with
+ * older, the requests before it too: a server answers untagged requests in
+ * order, so those will not be answered any more. */
+static void calc_list_take(calc_list *l, calc_txn *prev, calc_txn *t,
+                           gboolean older)
 {
-  while (q->head) {
-    calc_txn *h = q->head;
-    q->head = h->next;
-    q->count--;
-    if (h == t) break;
-  }
-  if (!q->head) q->tail = NULL;
+  if (older || !prev) l->head = t->next;
+  else prev->next = t->next;
+  if (l->tail == t) l->tail = older ? NULL : prev;
+  if (!l->head) l->tail = NULL;
   t->next = NULL;
 }
 
@@ -282,7 +360,7 @@ static void calc_queue_take(calc_queue *q, calc_txn *t)
  * expression, are not mismatches. */
 static guint8 calc_verdict_of(const calc_txn *t, const calc_reply_info *ri)
 {
-  if (!t->expected) return CALC_VERDICT_NONE;
+  if (!t->has_expected) return CALC_VERDICT_NONE;
   if (ri->is_error) {
     if (ri->kind == CALC_OK) return CALC_VERDICT_MISMATCH; /* unknown kind */
     if (ri->kind == t->exp_kind || ri->kind == t->bounded_kind)
@@ -293,159 +371,257 @@ static guint8 calc_verdict_of(const calc_txn *t, const calc_reply_info *ri)
     return CALC_VERDICT_MISMATCH;
   }
   if (t->exp_kind != CALC_OK) return CALC_VERDICT_MISMATCH;
-  size_t n = strlen(t->expected);
-  return ri->body_len == n && memcmp(ri->body, t->expected, n) == 0
+  return ri->body_len == t->exp_len &&
+                 memcmp(ri->body, calc_txn_expected(t), t->exp_len) == 0
              ? CALC_VERDICT_MATCH
              : CALC_VERDICT_MISMATCH;
 }
 
-/* Ask the core what a server of every operator answers to the n request
- * bytes at p, unbounded (calc.expected) and, for UDP, within the
- * amplification bound of a raw_len-byte datagram. */
-static void calc_compute_expected(calc_txn *t, const calc_request *rq,
-                                  const char *p, size_t n, gboolean udp,
-                                  guint32 raw_len)
+/* What a server of every operator answers to the n request bytes at p
+ * (CR/LF removed), unbounded (calc.expected): the reply's length without
+ * the tag, written to out, and its kind; *bounded gets the kind of the
+ * reply within the UDP amplification bound.  A request over the length
+ * limit is refused by calcd before calc_answer() sees it, and without its
+ * tag; calc_answer() words that refusal alike for any over-long untagged
+ * input, such as blanks. */
+static size_t calc_expected(const calc_req_view *v, const char *p, size_t n,
+                            gboolean udp, char *out, size_t cap,
+                            calc_err *kind, calc_err *bounded)
 {
-  static char out[CALC_ANSWER_MAX + 1];
-  calc_err kind;
-  size_t len = calc_answer(calc_core, CALC_ROLE_ALL, p, n, SIZE_MAX, out,
-                           sizeof out, &kind);
-  size_t suffix = 0;
-  if (rq->has_tag) { /* calc_answer appended " #<tag>" */
-    suffix = 2;
-    for (guint32 v = rq->tag; ; v /= 10) {
-      suffix++;
-      if (v < 10) break;
-    }
+  static char blanks[CALC_MAX_REQUEST_LEN + 1];
+  if (v->too_long) {
+    memset(blanks, ' ', sizeof blanks);
+    p = blanks;
+    n = sizeof blanks;
   }
-  if (suffix > len) suffix = len;
-  t->expected = wmem_strndup(wmem_file_scope(), out, len - suffix);
-  t->exp_kind = (guint8)kind;
-  t->bounded_kind = (guint8)kind;
-  if (udp && len > calc_udp_bound(raw_len)) {
-    calc_answer(calc_core, CALC_ROLE_ALL, p, n, calc_udp_bound(raw_len), out,
-                sizeof out, &kind);
-    t->bounded_kind = (guint8)kind;
+  size_t len = calc_answer(calc_core, CALC_ROLE_ALL, p, n, SIZE_MAX, out, cap,
+                           kind);
+  *bounded = *kind;
+  if (udp && !v->too_long && len > calc_udp_bound(n)) {
+    char small[CALC_ANSWER_MAX + 1];
+    calc_answer(calc_core, CALC_ROLE_ALL, p, n, calc_udp_bound(n), small,
+                sizeof small, bounded);
+  }
+  if (!v->too_long && v->rq.has_tag) { /* calc_answer appended " #<tag>" */
+    size_t suffix = 2;
+    for (guint32 t = v->rq.tag; ; t /= 10) {
+      suffix++;
+      if (t < 10) break;
+    }
+    len = suffix < len ? len - suffix : 0;
+  }
+  return len;
+}
+
+/* The operator classes of a request not parsed for its view, from the
+ * parse calc_answer() just made (calc_expr.h: the tree stays valid through
+ * calc_eval_parsed()); that parse succeeded when the evaluation failed or
+ * not.  too-large may come from either: parse again. */
+static unsigned calc_classes_answered(const calc_req_view *v, calc_err kind)
+{
+  switch (kind) {
+  case CALC_OK:
+  case CALC_E_ZERO_DIV:
+  case CALC_E_OVERFLOW:
+  case CALC_E_DOMAIN:
+    return calc_classes(calc_core);
+  case CALC_E_TOO_LARGE:
+    return calc_parse(calc_core, v->rq.expr, v->rq.expr_len) == CALC_OK
+               ? calc_classes(calc_core)
+               : 0;
+  default: /* refused before or while parsing */
+    return 0;
   }
 }
 
 /* First pass: file a request. */
 static calc_msg *calc_track_request(packet_info *pinfo, calc_conv *cv,
                                     const calc_req_view *v, const guint8 *p,
-                                    size_t n, gboolean udp, guint32 raw_len,
-                                    gboolean whole)
+                                    size_t n, gboolean udp, gboolean whole)
 {
-  calc_msg *m = wmem_new0(wmem_file_scope(), calc_msg);
-  calc_queue *q = calc_queue_of(cv, v->rq.has_tag, v->rq.tag, TRUE);
+  if (v->empty) /* not answered: not a transaction */
+    return wmem_new0(wmem_file_scope(), calc_msg);
+  calc_list *l = v->rq.has_tag ? &cv->tagged : &cv->untagged;
 
   /* Over UDP the same bytes again, while unanswered, are a retransmission
-   * (over TCP, a repeated line is a new request). */
-  if (udp) {
-    for (calc_txn *t = q->head; t; t = t->next) {
-      if (t->req_n == n && memcmp(t->req, p, n) == 0) {
+   * (over TCP, a repeated line is a new request).  A tag still unanswered
+   * is reused. */
+  gboolean reused = FALSE;
+  if (udp || v->rq.has_tag) {
+    int depth = 0;
+    for (calc_txn *t = l->head; t && depth < CALC_SCAN_MAX;
+         t = t->next, depth++) {
+      if (v->rq.has_tag && t->tag != v->rq.tag) continue;
+      if (udp && t->req_n == n && memcmp(calc_txn_req(t), p, n) == 0) {
+        calc_msg *m = wmem_new0(wmem_file_scope(), calc_msg);
         t->nreq++;
         m->txn = t;
         m->repeats = t->req_frame;
         return m;
       }
+      reused = v->rq.has_tag;
     }
   }
-  m->tag_reused = v->rq.has_tag && q->head != NULL;
 
-  calc_txn *t = wmem_new0(wmem_file_scope(), calc_txn);
-  t->info = calc_info_text(wmem_file_scope(), (const guint8 *)v->rq.expr,
-                           v->shown);
-  if (udp) {
-    t->req = (const guint8 *)wmem_memdup(wmem_file_scope(), p, n);
-    t->req_n = n;
+  static char out[CALC_ANSWER_MAX + 1];
+  calc_err kind = CALC_OK, bounded = CALC_OK;
+  size_t exp_len = 0;
+  gboolean verify = calc_verify && calc_core && whole;
+  if (verify)
+    exp_len = calc_expected(v, (const char *)p, n, udp, out, sizeof out,
+                            &kind, &bounded);
+  size_t info_len = calc_trim((const guint8 *)v->rq.expr, v->shown);
+  gboolean cut = info_len > CALC_INFO_MAX;
+  if (cut) info_len = CALC_INFO_MAX;
+
+  calc_txn *t = (calc_txn *)wmem_alloc0(wmem_file_scope(), sizeof *t +
+      info_len + (verify ? exp_len + 1 : 0) + (udp ? n : 0));
+  guint8 *b = t->bytes;
+  memcpy(b, v->rq.expr, info_len);
+  t->info_len = (guint8)info_len;
+  t->info_cut = (guint8)cut;
+  b += info_len;
+  if (verify) {
+    memcpy(b, out, exp_len); /* NUL from wmem_alloc0 */
+    t->has_expected = 1;
+    t->exp_len = (guint16)exp_len;
+    t->exp_kind = (guint8)kind;
+    t->bounded_kind = (guint8)bounded;
+    b += exp_len + 1;
   }
+  if (udp) memcpy(b, p, n);
+  t->req_n = (guint32)n;
   t->req_time = pinfo->abs_ts;
   t->req_frame = pinfo->num;
-  t->req_len = raw_len;
   t->tag = v->rq.tag;
   t->has_tag = (guint8)v->rq.has_tag;
   t->nreq = 1;
-  t->classes = (guint8)v->classes;
-  if (calc_verify && calc_core && whole)
-    calc_compute_expected(t, &v->rq, (const char *)p, n, udp, raw_len);
-  calc_queue_push(q, t);
-  m->txn = t;
-  return m;
+  t->classes = (guint8)(v->parsed ? v->classes
+                                  : verify ? calc_classes_answered(v, kind)
+                                           : 0);
+  calc_list_push(l, t);
+  t->req_msg.txn = t;
+  t->req_msg.tag_reused = (guint8)reused;
+  return &t->req_msg;
 }
 
-/* First pass: pair a response with its request.  By tag, or else the
- * oldest unanswered request; over UDP (replies may be lost) the oldest
- * whose answer the response matches, when verification is on. */
+/* First pass: pair a response with its request: the oldest unanswered
+ * request with its tag, or else the oldest untagged one; over UDP (replies
+ * may be lost) the oldest whose answer the response matches, when
+ * verification is on.  A response repeating the answer just given is a
+ * duplicate, not the answer to the next request. */
 static calc_msg *calc_track_response(packet_info *pinfo, calc_conv *cv,
                                      const calc_reply_info *ri,
                                      const guint8 *p, size_t n, gboolean udp,
                                      gboolean whole)
 {
-  calc_msg *m = wmem_new0(wmem_file_scope(), calc_msg);
-  calc_queue *q = calc_queue_of(cv, ri->has_tag, ri->tag, FALSE);
   guint32 hash = calc_hash(p, n);
-  if (!q) return m;
+  calc_list *l = ri->has_tag ? &cv->tagged : &cv->untagged;
+  calc_txn *t = NULL, *prev = NULL, *last = NULL;
+  gboolean dup = FALSE;
 
-  calc_txn *last = q->answered, *t = q->head;
-  /* An answer to a retransmission repeats the first answer. */
-  if (udp && last && last->nrep < last->nreq && last->rep_hash == hash)
-    t = NULL;
-  else if (udp && calc_verify) {
-    for (calc_txn *c = q->head; c; c = c->next) {
-      guint8 vd = calc_verdict_of(c, ri);
-      if (vd == CALC_VERDICT_MATCH || vd == CALC_VERDICT_REFUSED) {
+  if (ri->has_tag) {
+    int depth = 0;
+    for (calc_txn *c = l->head; c && depth < CALC_SCAN_MAX;
+         prev = c, c = c->next, depth++)
+      if (c->tag == ri->tag) {
         t = c;
         break;
       }
+    for (guint32 i = 0; !t && i < CALC_ANSWERED_TAGS; i++) {
+      calc_txn *a = cv->answered_tags[(cv->answered_next - 1 - i) %
+                                      CALC_ANSWERED_TAGS];
+      if (a && a->tag == ri->tag) {
+        last = a;
+        dup = TRUE;
+        break;
+      }
+    }
+  } else {
+    last = cv->answered;
+    dup = udp && last && last->nrep < last->nreq && last->rep_hash == hash;
+    if (!dup && udp && calc_verify) {
+      int depth = 0;
+      for (calc_txn *c = l->head; c && depth < CALC_SCAN_MAX;
+           prev = c, c = c->next, depth++) {
+        guint8 vd = calc_verdict_of(c, ri);
+        if (vd == CALC_VERDICT_MATCH || vd == CALC_VERDICT_REFUSED) {
+          t = c;
+          break;
+        }
+      }
+    }
+    if (!dup && !t) {
+      prev = NULL;
+      if (udp && last && last->rep_hash == hash)
+        dup = TRUE;             /* the network duplicated the answer */
+      else
+        t = l->head;            /* in order (a wrong answer is flagged) */
     }
   }
+
+  calc_msg *m;
   if (t) {
-    calc_queue_take(q, t);
+    calc_list_take(l, prev, t, !ri->has_tag);
     t->rep_frame = pinfo->num;
     t->rep_hash = hash;
     t->nrep = 1;
-    q->answered = t;
+    if (ri->has_tag)
+      cv->answered_tags[cv->answered_next++ % CALC_ANSWERED_TAGS] = t;
+    else
+      cv->answered = t;
+    m = &t->rep_msg;
     m->txn = t;
-  } else if (last && (ri->has_tag || (udp && last->rep_hash == hash))) {
-    last->nrep++;
-    m->txn = last;
-    m->repeats = last->rep_frame;
+  } else {
+    m = wmem_new0(wmem_file_scope(), calc_msg);
+    if (dup) {
+      last->nrep++;
+      m->txn = last;
+      m->repeats = last->rep_frame;
+    }
   }
   if (m->txn && whole) m->verdict = calc_verdict_of(m->txn, ri);
   return m;
 }
 
-/* This frame's next message number: messages come in the same order in
- * every pass, so (frame, number) finds the record of the first pass. */
-static guint32 calc_next_ordinal(packet_info *pinfo)
+/* A message's record is found by its place in the frame: which call of
+ * this dissector in the frame (TCP may make more than one), and its index
+ * in that call.  Messages come in the same order in every pass. */
+static guint32 calc_msg_key(const packet_info *pinfo, guint32 index)
 {
-  guint32 *k = (guint32 *)p_get_proto_data(pinfo->pool, pinfo, proto_calc, 0);
-  if (!k) {
-    k = wmem_new0(pinfo->pool, guint32);
-    p_add_proto_data(pinfo->pool, pinfo, proto_calc, 0, k);
-  }
-  return (*k)++;
+  return (guint32)pinfo->curr_proto_layer_num << 24 | (index & 0xffffff);
 }
 
-static calc_msg *calc_msg_get(packet_info *pinfo, guint32 ordinal)
+static calc_msg *calc_msg_get(packet_info *pinfo, guint32 key)
 {
   return (calc_msg *)p_get_proto_data(wmem_file_scope(), pinfo, proto_calc,
-                                      ordinal);
+                                      key);
 }
 
-static calc_msg *calc_msg_put(packet_info *pinfo, guint32 ordinal,
+static calc_msg *calc_msg_put(packet_info *pinfo, guint32 key,
                               calc_msg *m)
 {
-  p_add_proto_data(wmem_file_scope(), pinfo, proto_calc, ordinal, m);
+  p_add_proto_data(wmem_file_scope(), pinfo, proto_calc, key, m);
   return m;
 }
 
 /* ---- dissection ---- */
 
+/* The request's parts; with parse (a tree or the tap wants them), also
+ * what the core's parser says. */
 static void calc_view_request(packet_info *pinfo, const guint8 *p, size_t n,
-                              calc_req_view *v)
+                              gboolean parse, calc_req_view *v)
 {
   memset(v, 0, sizeof *v);
+  v->empty = n == 0;
+  v->too_long = n > CALC_MAX_REQUEST_LEN;
+  if (v->too_long) { /* not read by the server: no tag */
+    v->rq.expr = (const char *)p;
+    v->rq.expr_len = v->shown = v->tag_end = n;
+    v->parse_err = CALC_E_TOO_LONG;
+    v->parsed = TRUE;
+    return;
+  }
   calc_request_split((const char *)p, n, &v->rq);
   v->tag_end = n;
   while (v->tag_end > 0 && (p[v->tag_end - 1] == ' ' ||
@@ -455,12 +631,8 @@ static void calc_view_request(packet_info *pinfo, const guint8 *p, size_t n,
   if (v->rq.has_tag)
     while (v->shown > 0 && (p[v->shown - 1] == ' ' || p[v->shown - 1] == '\t'))
       v->shown--;
-  if (v->rq.expr_len > CALC_MAX_REQUEST_LEN) {
-    v->too_long = TRUE;
-    v->parse_err = CALC_E_TOO_LONG;
-    return;
-  }
-  if (!calc_core) return;
+  if (!calc_core || !parse) return;
+  v->parsed = TRUE;
   v->parse_err = calc_parse(calc_core, v->rq.expr, v->rq.expr_len);
   if (v->parse_err != CALC_OK)
     v->parse_msg = wmem_strdup(pinfo->pool, calc_errmsg(calc_core));
@@ -491,30 +663,36 @@ static proto_item *calc_add_generated_uint(proto_tree *tree, int hf,
   return it;
 }
 
-/* The message head shared by both types; returns its subtree. */
+/* The message head shared by both types; returns its subtree.  Info gets
+ * "<Type> <text>", and " (<req>)" when req is not NULL. */
 static proto_tree *calc_add_head(tvbuff_t *tvb, packet_info *pinfo,
                                  proto_tree *tree, int offset, int total,
                                  guint8 type, guint8 framing,
-                                 const char *info, gboolean first)
+                                 const char *text, const char *req,
+                                 gboolean first)
 {
+  const char *name = val_to_str_const(type, calc_type_vals, "?");
+  col_set_str(pinfo->cinfo, COL_PROTOCOL, "CALC");
+  if (first) /* replaces what follows TCP's fence, if any */
+    col_add_lstr(pinfo->cinfo, COL_INFO, name, " ", text,
+                 req ? " (" : "", req ? req : "", req ? ")" : "",
+                 COL_ADD_LSTR_TERMINATOR);
+  else
+    col_append_lstr(pinfo->cinfo, COL_INFO, ", ", name, " ", text,
+                    req ? " (" : "", req ? req : "", req ? ")" : "",
+                    COL_ADD_LSTR_TERMINATOR);
+  if (!tree) return NULL;
+
   proto_item *ti = proto_tree_add_item(tree, proto_calc, tvb, offset, total,
                                        ENC_NA);
-  proto_item_append_text(ti, ", %s: %s", val_to_str_const(type,
-                         calc_type_vals, "?"), info);
+  proto_item_append_text(ti, ", %s: %s", name, text);
+  if (req) proto_item_append_text(ti, " (%s)", req);
   proto_tree *st = proto_item_add_subtree(ti, ett_calc);
   calc_add_generated_uint(st, hf_calc_type, tvb, offset, 0, type);
   proto_item *fi = calc_add_generated_uint(st, hf_calc_framing, tvb, offset,
                                            0, framing);
   if (framing == CALC_FRAMING_PARTIAL)
     expert_add_info(pinfo, fi, &ei_calc_unterminated);
-
-  col_set_str(pinfo->cinfo, COL_PROTOCOL, "CALC");
-  if (first) /* replaces what follows TCP's fence, if any */
-    col_add_fstr(pinfo->cinfo, COL_INFO, "%s %s",
-                 val_to_str_const(type, calc_type_vals, "?"), info);
-  else
-    col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s %s",
-                        val_to_str_const(type, calc_type_vals, "?"), info);
   return st;
 }
 
@@ -529,33 +707,35 @@ static void calc_tap_queue(packet_info *pinfo, const calc_tap_rec *r)
 /* How one message arrived. */
 typedef struct calc_where {
   calc_conv *cv;
+  guint32 index;     /* messages so far in this call */
   gboolean to_server;
   gboolean udp;
   gboolean resent;   /* TCP: bytes seen before in this direction */
   guint8 framing;    /* CALC_FRAMING_* */
   guint32 raw_len;   /* UDP: the datagram's payload length */
+  gboolean fin;      /* TCP: the segment ends the sender's stream */
 } calc_where;
 
 /* The record of this message: the first pass files it (resent TCP data is
  * filed but not paired), later passes find it. */
-static calc_msg *calc_msg_of(packet_info *pinfo, guint32 ordinal,
+static calc_msg *calc_msg_of(packet_info *pinfo, guint32 key,
                              const calc_where *w, const calc_req_view *v,
                              const calc_reply_info *ri, const guint8 *p,
                              size_t n)
 {
-  calc_msg *m = calc_msg_get(pinfo, ordinal);
-  if (m || PINFO_FD_VISITED(pinfo)) return m;
+  if (PINFO_FD_VISITED(pinfo)) return calc_msg_get(pinfo, key);
+  calc_msg *m;
   if (w->resent) {
     m = wmem_new0(wmem_file_scope(), calc_msg);
     m->resent = 1;
   } else if (v) {
-    m = calc_track_request(pinfo, w->cv, v, p, n, w->udp, w->raw_len,
+    m = calc_track_request(pinfo, w->cv, v, p, n, w->udp,
                            w->framing != CALC_FRAMING_PARTIAL);
   } else {
     m = calc_track_response(pinfo, w->cv, ri, p, n, w->udp,
                             w->framing != CALC_FRAMING_PARTIAL);
   }
-  return calc_msg_put(pinfo, ordinal, m);
+  return calc_msg_put(pinfo, key, m);
 }
 
 static void calc_add_resent(packet_info *pinfo, proto_item *it)
@@ -566,24 +746,24 @@ static void calc_add_resent(packet_info *pinfo, proto_item *it)
 
 static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
                                  proto_tree *tree, const calc_where *w,
-                                 guint32 ordinal, int offset,
+                                 guint32 key, gboolean first, int offset,
                                  const guint8 *p, size_t n, int total)
 {
   calc_req_view v;
-  calc_view_request(pinfo, p, n, &v);
-  calc_msg *m = calc_msg_of(pinfo, ordinal, w, &v, NULL, p, n);
+  calc_view_request(pinfo, p, n, tree || have_tap_listener(calc_tap), &v);
+  calc_msg *m = calc_msg_of(pinfo, key, w, &v, NULL, p, n);
   calc_txn *t = m ? m->txn : NULL;
 
   proto_tree *st = calc_add_head(tvb, pinfo, tree, offset, total,
                                  CALC_TYPE_REQUEST, w->framing,
-                                 calc_info_text(pinfo->pool, p, n),
-                                 ordinal == 0);
+                                 calc_info_text(pinfo->pool, p, n, FALSE),
+                                 NULL, first);
   proto_item *ei = proto_tree_add_item(st, hf_calc_expression, tvb, offset,
                                        (int)v.shown, ENC_ASCII);
   if (v.rq.has_tag)
     proto_tree_add_uint(st, hf_calc_tag, tvb, offset + (int)v.rq.expr_len,
                         (int)(v.tag_end - v.rq.expr_len), v.rq.tag);
-  if (v.parse_err == CALC_OK && calc_core) {
+  if (st && v.parse_err == CALC_OK && calc_core) {
     proto_item *it = proto_tree_add_string(st, hf_calc_operators, tvb, offset,
         (int)v.shown, calc_ops_text(pinfo->pool, v.ops));
     proto_item_set_generated(it);
@@ -598,8 +778,10 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
   }
   if (v.too_long)
     expert_add_info_format(pinfo, ei, &ei_calc_too_long,
-        "Expression of %zu bytes exceeds the limit of %u bytes",
-        v.rq.expr_len, (unsigned)CALC_MAX_REQUEST_LEN);
+        "Request of %zu bytes exceeds the limit of %u bytes",
+        n, (unsigned)CALC_MAX_REQUEST_LEN);
+  else if (v.empty)
+    expert_add_info(pinfo, ei, &ei_calc_empty_request);
   else if (v.parse_err != CALC_OK)
     expert_add_info_format(pinfo, ei, &ei_calc_malformed_request,
         "Malformed request: %s: %s", calc_err_token(v.parse_err),
@@ -620,15 +802,17 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
     calc_add_generated_uint(st, hf_calc_response_in, tvb, 0, 0, t->rep_frame);
   else if (t && PINFO_FD_VISITED(pinfo))
     expert_add_info(pinfo, ei, &ei_calc_no_response);
-  if (t && t->expected) {
+  if (t && t->has_expected) {
     proto_item *it = proto_tree_add_string(st, hf_calc_expected, tvb, 0, 0,
-                                           t->expected);
+                                           calc_txn_expected(t));
     proto_item_set_generated(it);
   }
 
+  if (v.empty) return; /* not a request the server answers */
   calc_tap_rec r = {0};
   r.type = CALC_TYPE_REQUEST;
   r.repeated = m && (m->repeats || m->resent);
+  r.malformed = v.parse_err != CALC_OK;
   r.classes = v.classes;
   r.ops = v.ops;
   calc_tap_queue(pinfo, &r);
@@ -636,19 +820,21 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
 
 static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
                                   proto_tree *tree, const calc_where *w,
-                                  guint32 ordinal, int offset,
+                                  guint32 key, gboolean first, int offset,
                                   const guint8 *p, size_t n, int total)
 {
   calc_reply_info ri;
   int rc = calc_reply_parse((const char *)p, n, &ri);
-  calc_msg *m = calc_msg_of(pinfo, ordinal, w, NULL, &ri, p, n);
+  calc_msg *m = calc_msg_of(pinfo, key, w, NULL, &ri, p, n);
   calc_txn *t = m ? m->txn : NULL;
 
-  const char *info = calc_info_text(pinfo->pool, p, n);
-  if (t) info = wmem_strdup_printf(pinfo->pool, "%s (%s)", info, t->info);
+  const char *req = t ? calc_info_text(pinfo->pool, t->bytes, t->info_len,
+                                       t->info_cut)
+                     : NULL;
   proto_tree *st = calc_add_head(tvb, pinfo, tree, offset, total,
-                                 CALC_TYPE_RESPONSE, w->framing, info,
-                                 ordinal == 0);
+                                 CALC_TYPE_RESPONSE, w->framing,
+                                 calc_info_text(pinfo->pool, p, n, FALSE),
+                                 req, first);
   proto_item *ri_item;
   if (ri.is_error) {
     int tok = (int)(ri.token - (const char *)p);
@@ -713,8 +899,9 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
                            "Duplicate of the response in frame %u",
                            m->repeats);
   }
-  if (t->expected) {
-    it = proto_tree_add_string(st, hf_calc_expected, tvb, 0, 0, t->expected);
+  if (t->has_expected) {
+    it = proto_tree_add_string(st, hf_calc_expected, tvb, 0, 0,
+                               calc_txn_expected(t));
     proto_item_set_generated(it);
   }
   if (m->verdict == CALC_VERDICT_MATCH || m->verdict == CALC_VERDICT_MISMATCH) {
@@ -724,42 +911,44 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
     if (m->verdict == CALC_VERDICT_MISMATCH)
       expert_add_info_format(pinfo, ri_item, &ei_calc_mismatch,
                              "Response differs from the core's answer: %s",
-                             t->expected);
+                             calc_txn_expected(t));
   } else if (m->verdict == CALC_VERDICT_REFUSED) {
     it = proto_tree_add_boolean(st, hf_calc_refused, tvb, 0, 0, TRUE);
     proto_item_set_generated(it);
   }
   if (w->udp) {
-    guint32 bound = (guint32)calc_udp_bound(t->req_len);
+    guint32 bound = (guint32)calc_udp_bound(t->req_n);
     it = calc_add_generated_uint(st, hf_calc_udp_bound, tvb, 0, 0, bound);
     if (w->raw_len > bound)
       expert_add_info_format(pinfo, it, &ei_calc_amplification,
           "UDP response of %u bytes exceeds the bound of %u bytes for a "
-          "%u-byte request", w->raw_len, bound, t->req_len);
+          "%u-byte request", w->raw_len, bound, t->req_n);
   }
   calc_tap_queue(pinfo, &r);
 }
 
 /* One message: n bytes at offset without the line end, total with it. */
 static void dissect_calc_message(tvbuff_t *tvb, packet_info *pinfo,
-                                 proto_tree *tree, const calc_where *w,
+                                 proto_tree *tree, calc_where *w,
                                  int offset, int n, int total)
 {
   static const guint8 empty[1] = {0};
-  guint32 ordinal = calc_next_ordinal(pinfo);
+  guint32 key = calc_msg_key(pinfo, w->index);
+  gboolean first = w->index++ == 0 && pinfo->curr_proto_layer_num <= 1;
   const guint8 *p = n > 0 ? tvb_get_ptr(tvb, offset, n) : empty;
 
   if (w->to_server)
-    dissect_calc_request(tvb, pinfo, tree, w, ordinal, offset, p, (size_t)n,
-                         total);
+    dissect_calc_request(tvb, pinfo, tree, w, key, first, offset, p,
+                         (size_t)n, total);
   else
-    dissect_calc_response(tvb, pinfo, tree, w, ordinal, offset, p, (size_t)n,
-                          total);
+    dissect_calc_response(tvb, pinfo, tree, w, key, first, offset, p,
+                          (size_t)n, total);
 }
 
 /* The rest of a line cut at the end of an earlier segment. */
 static void dissect_calc_continuation(tvbuff_t *tvb, packet_info *pinfo,
-                                      proto_tree *tree, int offset, int len)
+                                      proto_tree *tree, calc_where *w,
+                                      int offset, int len)
 {
   proto_item *ti = proto_tree_add_item(tree, proto_calc, tvb, offset, len,
                                        ENC_NA);
@@ -767,7 +956,7 @@ static void dissect_calc_continuation(tvbuff_t *tvb, packet_info *pinfo,
   proto_tree *st = proto_item_add_subtree(ti, ett_calc);
   calc_add_generated_uint(st, hf_calc_framing, tvb, offset, 0,
                           CALC_FRAMING_CONTINUATION);
-  calc_next_ordinal(pinfo); /* later messages append to Info */
+  w->index++; /* later messages append to Info */
   col_set_str(pinfo->cinfo, COL_PROTOCOL, "CALC");
   col_add_str(pinfo->cinfo, COL_INFO, "Rest of a line");
 }
@@ -784,7 +973,7 @@ static int dissect_calc_udp_common(tvbuff_t *tvb, packet_info *pinfo,
                                    proto_tree *tree, gboolean heuristic)
 {
   calc_where w = {0};
-  w.cv = calc_conv_get(pinfo, heuristic);
+  w.cv = calc_conv_find(pinfo, heuristic, NULL);
   w.to_server = calc_to_server(w.cv, pinfo);
   w.udp = TRUE;
   w.framing = CALC_FRAMING_DATAGRAM;
@@ -821,7 +1010,7 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
                                    const struct tcpinfo *ti)
 {
   calc_where w = {0};
-  w.cv = calc_conv_get(pinfo, heuristic);
+  w.cv = calc_conv_find(pinfo, heuristic, ti);
   w.to_server = calc_to_server(w.cv, pinfo);
   int dir = w.to_server ? 0 : 1;
   w.resent = calc_tcp_resent(w.cv, dir, pinfo, ti);
@@ -859,9 +1048,15 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
     int eol = tvb_find_guint8(tvb, offset, len - offset, '\n');
     int end = eol < 0 ? len : eol + 1;
     if (cont) {
-      dissect_calc_continuation(tvb, pinfo, tree, offset, end - offset);
+      dissect_calc_continuation(tvb, pinfo, tree, &w, offset, end - offset);
       cont = FALSE;
       cut = eol < 0;
+    } else if (eol < 0 && ti && (ti->flags & TH_FIN)) {
+      /* The sender's last bytes: calcd answers them as a line. */
+      w.framing = CALC_FRAMING_FINAL;
+      dissect_calc_message(tvb, pinfo, tree, &w, offset,
+                           calc_text_len(tvb, offset, len - offset),
+                           len - offset);
     } else if (eol < 0) {
       if (calc_desegment && pinfo->can_desegment && complete &&
           (guint)(len - offset) < CALC_REASSEMBLY_MAX) {
@@ -946,12 +1141,21 @@ const char *calc_op_class_name(unsigned classes)
 static void calc_init(void)
 {
   if (!calc_core) calc_core = calc_ctx_new(NULL);
+  memset(calc_conv_cache, 0, sizeof calc_conv_cache);
+  module_t *tcp = prefs_find_module("tcp");
+  pref_t *rel = tcp ? prefs_find_preference(tcp, "relative_sequence_numbers")
+                    : NULL;
+  pref_t *seq = tcp ? prefs_find_preference(tcp, "analyze_sequence_numbers")
+                    : NULL;
+  calc_tcp_relative = rel && seq && prefs_get_bool_value(rel, pref_current) &&
+                      prefs_get_bool_value(seq, pref_current);
 }
 
 static void calc_cleanup(void)
 {
   calc_ctx_free(calc_core);
   calc_core = NULL;
+  memset(calc_conv_cache, 0, sizeof calc_conv_cache);
 }
 
 void proto_register_calc(void)
@@ -1031,6 +1235,8 @@ void proto_register_calc(void)
       PI_WARN, "Error response of an unknown kind", EXPFILL}},
     {&ei_calc_malformed_request, {"calc.malformed_request", PI_MALFORMED,
       PI_WARN, "Malformed request", EXPFILL}},
+    {&ei_calc_empty_request, {"calc.empty_request", PI_PROTOCOL, PI_NOTE,
+      "Empty request: servers send no reply", EXPFILL}},
     {&ei_calc_malformed_response, {"calc.malformed_response", PI_MALFORMED,
       PI_WARN, "Malformed response: neither a result nor ERR <kind>",
       EXPFILL}},

@@ -23,6 +23,7 @@ enum {
 typedef struct calc_tap_rec {
   guint8 type;            /* CALC_TYPE_* */
   gboolean repeated;      /* a retransmitted request or duplicate response */
+  gboolean malformed;     /* requests: the core refuses the expression */
   unsigned classes;       /* requests: CALC_CLASS_* bits */
   unsigned ops;           /* requests: 1u << calc_op for each operator */
   gboolean is_error;      /* responses: an "ERR" reply */

@@ -55,17 +55,27 @@ def _ip_packet(src, dst, proto, l4):
 class Capture:
     """Frames in time order; each call adds one frame (tcp() adds three)."""
 
-    def __init__(self, start=1700000000, step=0.001):
+    def __init__(self, start=1700000000, step=0.001, stream=None):
+        """stream: a binary file to write frames to as they come (for big
+        captures) instead of keeping them for write()."""
         self.frames = []          # (microseconds, bytes)
+        self.count = 0
         self.now = int(start * 1000000)
         self.step = step
+        self.stream = stream
+        if stream:
+            stream.write(_file_header())
 
     def frame(self, src, dst, proto, l4, wait=None):
-        if self.frames:
+        if self.count:
             self.now += round((self.step if wait is None else wait) * 1e6)
+        self.count += 1
         ethertype, ip = _ip_packet(src, dst, proto, l4)
-        self.frames.append((self.now, _MAC_B + _MAC_A +
-                            struct.pack("!H", ethertype) + ip))
+        data = _MAC_B + _MAC_A + struct.pack("!H", ethertype) + ip
+        if self.stream:
+            self.stream.write(_record(self.now, data))
+        else:
+            self.frames.append((self.now, data))
 
     def udp(self, src, dst, payload, wait=None):
         """One datagram; src and dst are (address, port)."""
@@ -77,12 +87,19 @@ class Capture:
 
     def write(self, path):
         with open(path, "wb") as f:
-            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144,
-                                LINKTYPE_ETHERNET))
+            f.write(_file_header())
             for ts, data in self.frames:
-                sec, usec = divmod(ts, 1000000)
-                f.write(struct.pack("<IIII", sec, usec, len(data), len(data)))
-                f.write(data)
+                f.write(_record(ts, data))
+
+
+def _file_header():
+    return struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144,
+                       LINKTYPE_ETHERNET)
+
+
+def _record(ts, data):
+    sec, usec = divmod(ts, 1000000)
+    return struct.pack("<IIII", sec, usec, len(data), len(data)) + data
 
 
 class TcpFlow:
@@ -109,11 +126,12 @@ class TcpFlow:
                          65535, 0, 0)
         self.cap.frame(src[0], dst[0], 6, l4 + payload, wait)
 
-    def send(self, payload, from_client=True, wait=None):
-        """One segment of data."""
+    def send(self, payload, from_client=True, wait=None, fin=False):
+        """One segment of data (with fin: the sender's last)."""
         side = 0 if from_client else 1
-        self._seg(side, payload, self.PSH | self.ACK, wait=wait)
-        self.seq[side] += len(payload)
+        self._seg(side, payload,
+                  self.PSH | self.ACK | (self.FIN if fin else 0), wait=wait)
+        self.seq[side] += len(payload) + (1 if fin else 0)
 
     def resend(self, payload, from_client=True, back=None, wait=None):
         """A retransmission of the last len(payload) bytes sent (or of the

@@ -114,22 +114,24 @@ def test_stats_tree(tshark, cap, capture):
     cap.udp(C4, S4, b"2+2")
     cap.udp(C4, S4, b"2+2")                    # retransmission
     cap.udp(S4, C4, b"5")                      # wrong
+    cap.udp(C4, S4, b"2+")
+    cap.udp(S4, C4, b"ERR syntax: unexpected end of expression")
     c = stats_counts(tshark.run("-r", capture(cap), "-q", "-z",
                                 "calc,tree"))
     top = "Requests by operator class"
-    assert c[(top, top)] == 6
+    assert c[(top, top)] == 7
     assert (c[(top, "add/sub")], c[(top, "mul/div")], c[(top, "mixed")],
-            c[(top, "none")]) == (2, 2, 1, 1)
+            c[(top, "none")], c[(top, "malformed")]) == (2, 2, 1, 1, 1)
     ops = "Requests by operator"
     assert (c[(ops, "+")], c[(ops, "-")], c[(ops, "*")], c[(ops, "/")]) == \
         (2, 1, 2, 1)
     assert c[("Retransmitted requests",) * 2] == 1
     kinds = "Responses by kind"
     assert (c[(kinds, kinds)], c[(kinds, "result")],
-            c[(kinds, "zero-division")]) == (7, 6, 1)
+            c[(kinds, "zero-division")], c[(kinds, "syntax")]) == (8, 6, 1, 1)
     assert c[("Responses without a request",) * 2] == 1
     assert c[("Responses differing from the core",) * 2] == 1
-    assert c[("Response time (ms)",) * 2] == 6
+    assert c[("Response time (ms)",) * 2] == 7
     rr = "Response time ranges (ms)"
     assert (c[(rr, "0")], c[(rr, "1-9")], c[(rr, "10-99")],
-            c[(rr, "100-999")], c[(rr, "1000-")]) == (1, 2, 1, 1, 1)
+            c[(rr, "100-999")], c[(rr, "1000-")]) == (1, 3, 1, 1, 1)

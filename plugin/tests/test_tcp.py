@@ -122,6 +122,24 @@ def test_line_client_with_legacy_server(tshark, cap, capture):
                     ["3", ""], ["2", "11"]]
 
 
+def test_empty_lines_and_final_line(tshark, cap, capture):
+    # calcd does not answer empty lines, and answers the bytes a client
+    # sends before its FIN as a last line.
+    t = cap.tcp(C4, S4)
+    t.send(b"1+1\n\r\n\n2*3\n")
+    t.send(b"7-1", fin=True)
+    t.send(b"2\n6\n6\n", from_client=False)
+    names = ["calc.framing", "calc.expression", "calc.response_in",
+             "calc.response_to", "calc.verified", "calc.empty_request",
+             "calc.no_request", "calc.no_response"]
+    t = tshark.table(capture(cap), names)
+    assert [t[3][n] for n in names[:3]] == ["2|2|2|2", "1+1|||2*3", "6|6"]
+    assert [t[4][n] for n in names[:3]] == ["6", "7-1", "6"]
+    assert [t[5][n] for n in names[3:5]] == ["4|4|5", "1|1|1"]
+    assert where(t, "calc.empty_request") == [4]
+    assert where(t, "calc.no_request") == where(t, "calc.no_response") == []
+
+
 def test_role_server_refusal(tshark, cap, capture):
     t = cap.tcp(C4, other(S4, 4001))
     t.send(b"2*3\n")
@@ -176,7 +194,7 @@ def test_expression_length_limit(tshark, cap, capture):
         ("1", "ERR too-long: request longer than 4096 bytes")
     assert where(t, "calc.too_long") == [10, 13]
     assert t[9]["_ws.expert.message"] == \
-        "Expression of 4097 bytes exceeds the limit of 4096 bytes"
+        "Request of 4097 bytes exceeds the limit of 4096 bytes"
     assert "exceeds the longest possible reply" in t[12]["_ws.expert.message"]
 
 

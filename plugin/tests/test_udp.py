@@ -131,6 +131,19 @@ def test_retransmission_and_duplicate_reply(tshark, cap, capture):
         assert where(t, n) == [], n
 
 
+def test_duplicated_reply_while_a_request_waits(tshark, cap, capture):
+    cap.udp(C4, S4, b"1+1")
+    cap.udp(S4, C4, b"2")
+    cap.udp(C4, S4, b"3*3")
+    cap.udp(S4, C4, b"2")            # the network duplicated frame 2
+    cap.udp(S4, C4, b"9")
+    t = tshark.table(capture(cap), ["calc.response_to", "calc.duplicate_of",
+                                    "calc.mismatch", "calc.no_response"])
+    assert [(r["calc.response_to"], r["calc.duplicate_of"]) for r in t] == \
+        [("", ""), ("1", ""), ("", ""), ("1", "2"), ("3", "")]
+    assert where(t, "calc.mismatch") == where(t, "calc.no_response") == []
+
+
 def test_reply_without_request(tshark, cap, capture):
     cap.udp(S4, C4, b"42")
     cap.udp(C4, S4, b"6*7")
@@ -162,17 +175,40 @@ def test_amplification_bound(tshark, cap, capture):
                                           "9-byte request")
 
 
-def test_binary_datagrams(tshark, cap, capture):
+def test_binary_and_empty_datagrams(tshark, cap, capture):
     cap.udp(C4, S4, b"")                 # UDP passes no empty payload
     cap.udp(C4, S4, b"1+\x00\xff")
+    cap.udp(C4, S4, b"\r\n")             # empty: calcd does not answer
     cap.udp(S4, C4, b"ERR syntax: nul byte")
-    cap.udp(C4, S4, b"\r\n")
-    t = tshark.table(capture(cap), ["calc.malformed_request", "_ws.col.Info",
+    t = tshark.table(capture(cap), ["calc.malformed_request",
+                                    "calc.empty_request", "_ws.col.Info",
                                     "calc.response_to", "calc.verified"])
-    assert where(t, "calc.malformed_request") == [2, 4]
+    assert where(t, "calc.malformed_request") == [2]
+    assert where(t, "calc.empty_request") == [3]
     assert t[1]["_ws.col.Info"] == "Request 1+\\000\ufffd"  # format_text()
-    assert t[3]["_ws.col.Info"] == "Request "
-    assert (t[2]["calc.response_to"], t[2]["calc.verified"]) == ("2", "1")
+    assert t[2]["_ws.col.Info"] == "Request "
+    assert (t[3]["calc.response_to"], t[3]["calc.verified"]) == ("2", "1")
+
+
+def test_over_long_request_is_answered_without_tag(tshark, cap, capture):
+    # The limit counts the tag; calcd refuses such a request unread, so its
+    # reply carries no tag and pairs with the untagged requests.
+    at = b"1" * 4089 + b" #12345"          # 4096 bytes: served
+    past = b"1" * 4090 + b" #12345"        # 4097 bytes
+    cap.udp(C4, S4, at)
+    cap.udp(S4, C4, at)                     # the number, with its tag
+    cap.udp(C4, S4, past)
+    cap.udp(S4, C4, b"ERR too-long: request longer than 4096 bytes")
+    names = ["calc.tag", "calc.response_to", "calc.verified",
+             "calc.expected", "calc.too_long", "calc.no_request"]
+    t = tshark.table(capture(cap), names)
+    assert [t[i]["calc.tag"] for i in range(4)] == ["12345", "12345", "", ""]
+    assert [(t[i]["calc.response_to"], t[i]["calc.verified"])
+            for i in (1, 3)] == [("1", "1"), ("3", "1")]
+    assert t[2]["calc.expected"] == \
+        "ERR too-long: request longer than 4096 bytes"
+    assert where(t, "calc.too_long") == [3]
+    assert where(t, "calc.no_request") == []
 
 
 def test_error_replies(tshark, cap, capture):
@@ -199,8 +235,8 @@ def test_error_replies(tshark, cap, capture):
     assert where(t, "calc.error_reply.overflow") == [6]
     assert where(t, "calc.error_reply.unknown") == [8]
     assert where(t, "calc.malformed_request") == [3]
-    assert t[2]["_ws.expert.message"] == \
-        "Malformed request: syntax: unexpected end of expression"
+    # The core's own message follows the kind.
+    assert t[2]["_ws.expert.message"].startswith("Malformed request: syntax: ")
     assert t[1]["_ws.col.Info"] == \
         "Response ERR zero-division: division by zero (1/0)"
 
@@ -235,8 +271,13 @@ def test_server_refusals_are_not_mismatches(tshark, cap, capture):
     cap.udp(S4, C4, b"ERR unsupported: this server (addsub) serves only + -")
     cap.udp(C4, S4, b"5")
     cap.udp(S4, C4, b"ERR unsupported: x")     # no operator to refuse
-    t = tshark.table(capture(cap), ["calc.refused", "calc.verified",
-                                    "calc.mismatch"])
+    cap.udp(C4, S4, b"2**100000")              # too large for the core
+    cap.udp(S4, C4, b"ERR unsupported: this server (addsub) serves only + -")
+    path = capture(cap)
+    names = ["calc.refused", "calc.verified", "calc.mismatch"]
+    # Two passes: the first, without a tree, pairs and verifies.
+    t = tshark.table(path, names)
     assert [(r["calc.refused"], r["calc.verified"]) for r in t[1::2]] == \
-        [("1", ""), ("1", ""), ("", "0")]
+        [("1", ""), ("1", ""), ("", "0"), ("1", "")]
     assert where(t, "calc.mismatch") == [6]
+    assert tshark.table(path, names, two_pass=False) == t
