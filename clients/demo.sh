@@ -27,9 +27,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start ROLE: runs calcd --role ROLE on a free port (--port 0).
+# CALC_DEMO_PORTS="ALL ADDSUB MULDIV" pins the three servers' ports (the
+# README's command does, to capture the session on the well-known ports);
+# by default each takes a free port (--port 0).
+read -r -a fixed <<< "${CALC_DEMO_PORTS:-0 0 0}"
+declare -A fixed_port=([all]=${fixed[0]:-0} [addsub]=${fixed[1]:-0} [muldiv]=${fixed[2]:-0})
+
+# start ROLE: runs calcd --role ROLE.
 start() {
-  "$calcd" --role "$1" --port 0 </dev/null >/dev/null 2>"$tmp/$1.log" &
+  "$calcd" --role "$1" --port "${fixed_port[$1]}" </dev/null >/dev/null \
+    2>"$tmp/$1.log" &
   pids+=($!)
 }
 

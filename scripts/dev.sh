@@ -44,8 +44,53 @@ install_missing() {
 
 configure_and_build() {
   say "building in $build"
-  cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCALC_WERROR=ON >/dev/null
+  cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCALC_WERROR=ON \
+    -DCALC_BUILD_PLUGIN=ON >/dev/null
   cmake --build "$build" -j "$(nproc)"
+}
+
+ports_free() { # ports_free PORT...: no UDP or TCP socket bound to any
+  local p
+  for p in "$@"; do
+    ss -Hlntu "sport = :$p" 2>/dev/null | grep -q . && return 1
+  done
+  return 0
+}
+
+# The client session, captured on loopback when this user may capture and
+# the well-known ports are free, then shown dissected by the plugin
+# (installed for the user first).
+session_and_dissection() {
+  local pcap="" dump=""
+  if [ -x "$build/servers/calcd" ] && ports_free 4000 4001 4002 &&
+     dumpcap -D >/dev/null 2>&1 && dumpcap -D 2>/dev/null | grep -qw lo; then
+    pcap=$(mktemp -d "${TMPDIR:-/tmp}/calc-demo.XXXXXX")/session.pcapng
+    chmod 755 "$(dirname "$pcap")"
+    dumpcap -q -i lo -f 'port 4000 or port 4001 or port 4002' -w "$pcap" \
+      >/dev/null 2>&1 &
+    dump=$!
+    sleep 1
+    export CALC_DEMO_PORTS="4000 4001 4002"
+  fi
+  if [ -x "$here/clients/demo.sh" ] && [ -x "$build/servers/calcd" ]; then
+    "$here/clients/demo.sh" "$build"
+  fi
+  [ -n "$dump" ] && { sleep 0.5; kill -INT "$dump"; wait "$dump" || true; }
+  [ -f "$build/plugin/calc.so" ] || return 0
+  say "the Wireshark plugin, installed for $(id -un)"
+  "$here/plugin/install-plugin.sh" --user --build "$build"
+  local show=${pcap:-$here/captures/tcp-session.pcapng}
+  [ -n "$pcap" ] && [ -s "$pcap" ] || show=$here/captures/tcp-session.pcapng
+  say "that session as Wireshark decodes it (tshark -2 -Y calc, plugin from $build)"
+  "$here/plugin/calc-tshark.sh" "$build/plugin/calc.so" -2 -n -r "$show" -Y calc \
+    -T fields -E occurrence=a -e frame.number -e ipv6.src -e ip.src \
+    -e _ws.col.Protocol -e _ws.col.Info | sed 's/\t\t*/  /g'
+  say "the first replies in detail: tshark -2 -V -O calc"
+  "$here/plugin/calc-tshark.sh" "$build/plugin/calc.so" -2 -n -r "$show" \
+    -Y 'calc.type == 2 && calc.response_to' -c 40 -O calc -V 2>/dev/null |
+    sed -n '/^Calculator Protocol\|^CALC/,/^$/p' | head -30
+  [ -n "$pcap" ] && rm -rf "$(dirname "$pcap")"
+  return 0
 }
 
 demo() {
@@ -55,9 +100,7 @@ demo() {
            '1e308*10' '1/0' '2^10' "__import__('os').system('id')" '15*15 #7'; do
     printf '  %-32s -> %s\n' "$e" "$("$build/clients/calc-eval" "$e" || true)"
   done
-  if [ -x "$here/clients/demo.sh" ] && [ -x "$build/servers/calcd" ]; then
-    "$here/clients/demo.sh" "$build"
-  fi
+  session_and_dissection
 }
 
 run_tests() {
