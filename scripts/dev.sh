@@ -21,7 +21,7 @@ packages=(
   libgmp-dev libglib2.0-dev libedit-dev
   tshark libwireshark-dev wireshark-dev
   python3 python3-pytest
-  valgrind util-linux procps iproute2
+  valgrind util-linux procps iproute2 time
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
