@@ -20,29 +20,17 @@
 #include <epan/conversation.h>
 #include <epan/expert.h>
 #include <epan/prefs.h>
-#include <epan/prefs-int.h>
 #include <epan/proto_data.h>
 #include <epan/strutil.h>
 #include <epan/tap.h>
-#include <epan/dissectors/packet-tcp.h>
 #include <wsutil/utf8_entities.h>
 
-#include "calc_proto.h"
+#include "calc-track.h"
 #include "packet-calc.h"
 
-/* Bytes of a message shown in the Info column before an ellipsis. */
-#define CALC_INFO_MAX 48
-/* Unanswered requests a response looks through (oldest first) for its
- * tag or, over UDP, for its answer; and a UDP request for the one it
- * repeats.  Bounds the work per message when replies never come. */
-#define CALC_SCAN_MAX 256
-/* Answered tagged requests remembered, to tell a duplicate response. */
-#define CALC_ANSWERED_TAGS 8
 /* Longest TCP line reassembled; past it the bytes are shown as an
  * unterminated over-long line. */
 #define CALC_REASSEMBLY_MAX (1u << 20)
-/* Slots of the first pass's conversation cache (calc_conv_find). */
-#define CALC_CONV_SLOTS 1024
 /* Longest datagram or first line the heuristic dissectors consider. */
 #define CALC_HEUR_MAX (CALC_MAX_REQUEST_LEN + 2 + CALC_TAG_MAX_DIGITS + 2)
 
@@ -65,15 +53,12 @@ static dissector_handle_t calc_udp_handle;
 static dissector_handle_t calc_tcp_handle;
 static gboolean calc_desegment = TRUE;
 static gboolean calc_verify = TRUE;
-/* The core's evaluation context, for the whole file (created in init). */
-static calc_ctx *calc_core;
 
 static int hf_calc_type = -1;
 static int hf_calc_framing = -1;
 static int hf_calc_expression = -1;
 static int hf_calc_tag = -1;
 static int hf_calc_operators = -1;
-static int hf_calc_operator = -1;
 static int hf_calc_op_class = -1;
 static int hf_calc_result = -1;
 static int hf_calc_error_kind = -1;
@@ -131,104 +116,6 @@ static const value_string calc_op_class_vals[] = {
   {0, NULL}
 };
 
-/* ---- request/response tracking (first pass) ---- */
-
-/* Per message, saved in the first pass. */
-typedef struct calc_msg {
-  struct calc_txn *txn;    /* its transaction; NULL: a response to nothing */
-  guint32 repeats;         /* frame of the message it repeats, or 0 */
-  guint8 verdict;          /* responses: CALC_VERDICT_* */
-  guint8 tag_reused;       /* requests: tag still outstanding */
-  guint8 resent;           /* TCP data seen before (retransmission that
-                              TCP passed on): not paired */
-} calc_msg;
-
-/* One request and what answered it, in one allocation with its bytes.  A
- * retransmitted request joins the transaction of the request it repeats. */
-typedef struct calc_txn {
-  struct calc_txn *next;   /* in its list of unanswered requests */
-  calc_msg req_msg;        /* the request's record */
-  calc_msg rep_msg;        /* its first response's record */
-  nstime_t req_time;
-  guint32 req_frame, rep_frame;
-  guint32 req_n;           /* request bytes, CR/LF removed (UDP bound) */
-  guint32 rep_hash;        /* first response's bytes, hashed */
-  guint32 tag;
-  guint32 nreq, nrep;      /* requests (with retransmissions), responses */
-  guint16 exp_len;
-  guint8 info_len, info_cut; /* expression bytes for Info: at most
-                                CALC_INFO_MAX (info_cut: there were more) */
-  guint8 has_expected;
-  guint8 has_tag;
-  guint8 classes;          /* CALC_CLASS_* bits of the expression */
-  guint8 exp_kind;         /* calc_err of the expected reply */
-  guint8 bounded_kind;     /* UDP: calc_err of the reply shortened to the
-                              amplification bound (= exp_kind when it fits) */
-  guint8 bytes[];          /* info bytes; the core's reply text, tag
-                              removed, NUL-terminated (has_expected); UDP:
-                              the request bytes, to spot retransmissions */
-} calc_txn;
-
-static const char *calc_txn_expected(const calc_txn *t)
-{
-  return t->has_expected ? (const char *)t->bytes + t->info_len : NULL;
-}
-
-static const guint8 *calc_txn_req(const calc_txn *t)
-{
-  return t->bytes + t->info_len + (t->has_expected ? t->exp_len + 1 : 0);
-}
-
-/* Unanswered requests, oldest first. */
-typedef struct calc_list {
-  calc_txn *head, *tail;
-} calc_list;
-
-/* Per conversation. */
-typedef struct calc_conv {
-  address srv_addr;        /* the server's side */
-  guint32 srv_port;
-  guint32 first_lf[2];     /* TCP, per direction (0: to the server): first
-                              frame that carried LF; 0 while none did */
-  guint32 tcp_next[2];     /* TCP, per direction: sequence number after the
-                              data seen so far (valid when tcp_seen) */
-  gboolean tcp_seen[2];
-  gboolean midline[2];     /* TCP, per direction: the last segment ended in
-                              an unterminated line (no reassembly) */
-  calc_list untagged, tagged;
-  calc_txn *answered;      /* latest untagged request answered */
-  calc_txn *answered_tags[CALC_ANSWERED_TAGS]; /* latest tagged, a ring */
-  guint32 answered_next;
-} calc_conv;
-
-/* What one parse of a request tells. */
-typedef struct calc_req_view {
-  calc_request rq;
-  size_t shown;            /* expression bytes without blanks before a tag */
-  size_t tag_end;          /* end of the tag digits */
-  calc_err parse_err;      /* CALC_OK, or why the expression is refused */
-  const char *parse_msg;   /* packet scope, or NULL */
-  unsigned classes, ops;
-  gboolean too_long;       /* over CALC_MAX_REQUEST_LEN, tag included: the
-                              server answers too-long, without the tag */
-  gboolean empty;          /* no bytes: the server sends no reply */
-  gboolean parsed;         /* parse_err, parse_msg, classes, ops are set */
-} calc_req_view;
-
-static guint32 calc_hash(const guint8 *p, size_t n)
-{
-  guint32 h = 2166136261u; /* FNV-1a */
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
-  return h;
-}
-
-/* n bytes without trailing blanks (a client may pad UDP requests). */
-static size_t calc_trim(const guint8 *p, size_t n)
-{
-  while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
-  return n;
-}
-
 /* The n bytes at p as printable Info text, without trailing blanks, cut
  * after CALC_INFO_MAX bytes (or marked cut anyway). */
 static const char *calc_info_text(wmem_allocator_t *scope, const guint8 *p,
@@ -254,355 +141,12 @@ static const char *calc_info_text(wmem_allocator_t *scope, const guint8 *p,
   return text;
 }
 
-/* The conversation's state; on first sight, decide which side is the
- * server: the side whose port matched our port table, else (heuristics,
- * equal ports) the receiver of this first message. */
-static calc_conv *calc_conv_get(packet_info *pinfo, gboolean heuristic)
-{
-  conversation_t *conv = find_or_create_conversation(pinfo);
-  calc_conv *cv = (calc_conv *)conversation_get_proto_data(conv, proto_calc);
-  if (cv) return cv;
-
-  cv = wmem_new0(wmem_file_scope(), calc_conv);
-  gboolean srv_is_src = !heuristic && pinfo->srcport != pinfo->destport &&
-                        pinfo->match_uint == pinfo->srcport;
-  copy_address_wmem(wmem_file_scope(), &cv->srv_addr,
-                    srv_is_src ? &pinfo->src : &pinfo->dst);
-  cv->srv_port = srv_is_src ? pinfo->srcport : pinfo->destport;
-  conversation_add_proto_data(conv, proto_calc, cv);
-  return cv;
-}
-
-/* The first pass's conversation cache: the conversation's state by
- * transport, ports and addresses, in front of find_or_create_conversation()
- * (otherwise a large share of the work per message).  Safe there because
- * frames come in order and every TCP connection's first data byte
- * (relative sequence number 1) takes the full lookup and refreshes its
- * slot, so a port pair reused by a new connection finds the new
- * conversation.  Without relative sequence numbers TCP is not cached. */
-typedef struct calc_conv_slot {
-  calc_conv *cv;
-  guint32 ports;           /* srcport << 16 | destport, as filed */
-  guint8 ptype, alen;
-  guint8 src[16], dst[16];
-} calc_conv_slot;
-
-static calc_conv_slot calc_conv_cache[CALC_CONV_SLOTS];
-static gboolean calc_tcp_relative; /* TCP numbers sequences from 1 */
-
-static gboolean calc_slot_is(const calc_conv_slot *c, guint32 ports,
-                             const address *s, const address *d)
-{
-  return c->ports == ports && memcmp(c->src, s->data, c->alen) == 0 &&
-         memcmp(c->dst, d->data, c->alen) == 0;
-}
-
-static calc_conv *calc_conv_find(packet_info *pinfo, gboolean heuristic,
-                                 const struct tcpinfo *ti)
-{
-  const address *s = &pinfo->src, *d = &pinfo->dst;
-  if (PINFO_FD_VISITED(pinfo) || s->type != d->type || s->len != d->len ||
-      (s->type != AT_IPv4 && s->type != AT_IPv6) || s->len > 16 ||
-      (pinfo->ptype != PT_UDP &&
-       (pinfo->ptype != PT_TCP || !ti || !calc_tcp_relative)))
-    return calc_conv_get(pinfo, heuristic);
-
-  const guint8 *sa = (const guint8 *)s->data, *da = (const guint8 *)d->data;
-  guint32 h = (pinfo->srcport ^ pinfo->destport) * 2654435761u;
-  for (int i = 0; i < s->len; i++) h = (h ^ sa[i] ^ da[i]) * 16777619u;
-  calc_conv_slot *c = &calc_conv_cache[(h ^ pinfo->ptype) % CALC_CONV_SLOTS];
-  guint32 fwd = pinfo->srcport << 16 | pinfo->destport;
-  guint32 rev = pinfo->destport << 16 | pinfo->srcport;
-  gboolean first_byte = pinfo->ptype == PT_TCP && ti->seq == 1;
-  if (!first_byte && c->cv && c->ptype == pinfo->ptype && c->alen == s->len &&
-      (calc_slot_is(c, fwd, s, d) || calc_slot_is(c, rev, d, s)))
-    return c->cv;
-
-  c->cv = calc_conv_get(pinfo, heuristic);
-  c->ports = fwd;
-  c->ptype = (guint8)pinfo->ptype;
-  c->alen = (guint8)s->len;
-  memcpy(c->src, sa, s->len);
-  memcpy(c->dst, da, s->len);
-  return c->cv;
-}
-
-static gboolean calc_to_server(const calc_conv *cv, const packet_info *pinfo)
-{
-  return pinfo->destport == cv->srv_port &&
-         addresses_equal(&pinfo->dst, &cv->srv_addr);
-}
-
-static void calc_list_push(calc_list *l, calc_txn *t)
-{
-  t->next = NULL;
-  if (l->tail) l->tail->next = t;
-  else l->head = t;
-  l->tail = t;
-}
-
-/* Remove t (whose predecessor is prev, NULL for the head) from l; with
- * older, the requests before it too: a server answers untagged requests in
- * order, so those will not be answered any more. */
-static void calc_list_take(calc_list *l, calc_txn *prev, calc_txn *t,
-                           gboolean older)
-{
-  if (older || !prev) l->head = t->next;
-  else prev->next = t->next;
-  if (l->tail == t) l->tail = older ? NULL : prev;
-  if (!l->head) l->tail = NULL;
-  t->next = NULL;
-}
-
-/* Compare a response with the core's answer to its request.  Results must
- * be byte-identical; errors need only the same kind (messages may be
- * worded differently).  Refusals that depend on the server, not on the
- * expression, are not mismatches. */
-static guint8 calc_verdict_of(const calc_txn *t, const calc_reply_info *ri)
-{
-  if (!t->has_expected) return CALC_VERDICT_NONE;
-  if (ri->is_error) {
-    if (ri->kind == CALC_OK) return CALC_VERDICT_MISMATCH; /* unknown kind */
-    if (ri->kind == t->exp_kind || ri->kind == t->bounded_kind)
-      return CALC_VERDICT_MATCH;
-    if ((ri->kind == CALC_E_UNSUPPORTED && t->classes) ||
-        ri->kind == CALC_E_BUSY || ri->kind == CALC_E_INTERNAL)
-      return CALC_VERDICT_REFUSED;
-    return CALC_VERDICT_MISMATCH;
-  }
-  if (t->exp_kind != CALC_OK) return CALC_VERDICT_MISMATCH;
-  return ri->body_len == t->exp_len &&
-                 memcmp(ri->body, calc_txn_expected(t), t->exp_len) == 0
-             ? CALC_VERDICT_MATCH
-             : CALC_VERDICT_MISMATCH;
-}
-
-/* What a server of every operator answers to the n request bytes at p
- * (CR/LF removed), unbounded (calc.expected): the reply's length without
- * the tag, written to out, and its kind; *bounded gets the kind of the
- * reply within the UDP amplification bound.  A request over the length
- * limit is refused by calcd before calc_answer() sees it, and without its
- * tag; calc_answer() words that refusal alike for any over-long untagged
- * input, such as blanks. */
-static size_t calc_expected(const calc_req_view *v, const char *p, size_t n,
-                            gboolean udp, char *out, size_t cap,
-                            calc_err *kind, calc_err *bounded)
-{
-  static char blanks[CALC_MAX_REQUEST_LEN + 1];
-  if (v->too_long) {
-    memset(blanks, ' ', sizeof blanks);
-    p = blanks;
-    n = sizeof blanks;
-  }
-  size_t len = calc_answer(calc_core, CALC_ROLE_ALL, p, n, SIZE_MAX, out, cap,
-                           kind);
-  *bounded = *kind;
-  if (udp && !v->too_long && len > calc_udp_bound(n)) {
-    char small[CALC_ANSWER_MAX + 1];
-    calc_answer(calc_core, CALC_ROLE_ALL, p, n, calc_udp_bound(n), small,
-                sizeof small, bounded);
-  }
-  if (!v->too_long && v->rq.has_tag) { /* calc_answer appended " #<tag>" */
-    size_t suffix = 2;
-    for (guint32 t = v->rq.tag; ; t /= 10) {
-      suffix++;
-      if (t < 10) break;
-    }
-    len = suffix < len ? len - suffix : 0;
-  }
-  return len;
-}
-
-/* The operator classes of a request not parsed for its view, from the
- * parse calc_answer() just made (calc_expr.h: the tree stays valid through
- * calc_eval_parsed()); that parse succeeded when the evaluation failed or
- * not.  too-large may come from either: parse again. */
-static unsigned calc_classes_answered(const calc_req_view *v, calc_err kind)
-{
-  switch (kind) {
-  case CALC_OK:
-  case CALC_E_ZERO_DIV:
-  case CALC_E_OVERFLOW:
-  case CALC_E_DOMAIN:
-    return calc_classes(calc_core);
-  case CALC_E_TOO_LARGE:
-    return calc_parse(calc_core, v->rq.expr, v->rq.expr_len) == CALC_OK
-               ? calc_classes(calc_core)
-               : 0;
-  default: /* refused before or while parsing */
-    return 0;
-  }
-}
-
-/* First pass: file a request. */
-static calc_msg *calc_track_request(packet_info *pinfo, calc_conv *cv,
-                                    const calc_req_view *v, const guint8 *p,
-                                    size_t n, gboolean udp, gboolean whole)
-{
-  if (v->empty) /* not answered: not a transaction */
-    return wmem_new0(wmem_file_scope(), calc_msg);
-  calc_list *l = v->rq.has_tag ? &cv->tagged : &cv->untagged;
-
-  /* Over UDP the same bytes again, while unanswered, are a retransmission
-   * (over TCP, a repeated line is a new request).  A tag still unanswered
-   * is reused. */
-  gboolean reused = FALSE;
-  if (udp || v->rq.has_tag) {
-    int depth = 0;
-    for (calc_txn *t = l->head; t && depth < CALC_SCAN_MAX;
-         t = t->next, depth++) {
-      if (v->rq.has_tag && t->tag != v->rq.tag) continue;
-      if (udp && t->req_n == n && memcmp(calc_txn_req(t), p, n) == 0) {
-        calc_msg *m = wmem_new0(wmem_file_scope(), calc_msg);
-        t->nreq++;
-        m->txn = t;
-        m->repeats = t->req_frame;
-        return m;
-      }
-      reused = v->rq.has_tag;
-    }
-  }
-
-  static char out[CALC_ANSWER_MAX + 1];
-  calc_err kind = CALC_OK, bounded = CALC_OK;
-  size_t exp_len = 0;
-  gboolean verify = calc_verify && calc_core && whole;
-  if (verify)
-    exp_len = calc_expected(v, (const char *)p, n, udp, out, sizeof out,
-                            &kind, &bounded);
-  size_t info_len = calc_trim((const guint8 *)v->rq.expr, v->shown);
-  gboolean cut = info_len > CALC_INFO_MAX;
-  if (cut) info_len = CALC_INFO_MAX;
-
-  calc_txn *t = (calc_txn *)wmem_alloc0(wmem_file_scope(), sizeof *t +
-      info_len + (verify ? exp_len + 1 : 0) + (udp ? n : 0));
-  guint8 *b = t->bytes;
-  memcpy(b, v->rq.expr, info_len);
-  t->info_len = (guint8)info_len;
-  t->info_cut = (guint8)cut;
-  b += info_len;
-  if (verify) {
-    memcpy(b, out, exp_len); /* NUL from wmem_alloc0 */
-    t->has_expected = 1;
-    t->exp_len = (guint16)exp_len;
-    t->exp_kind = (guint8)kind;
-    t->bounded_kind = (guint8)bounded;
-    b += exp_len + 1;
-  }
-  if (udp) memcpy(b, p, n);
-  t->req_n = (guint32)n;
-  t->req_time = pinfo->abs_ts;
-  t->req_frame = pinfo->num;
-  t->tag = v->rq.tag;
-  t->has_tag = (guint8)v->rq.has_tag;
-  t->nreq = 1;
-  t->classes = (guint8)(v->parsed ? v->classes
-                                  : verify ? calc_classes_answered(v, kind)
-                                           : 0);
-  calc_list_push(l, t);
-  t->req_msg.txn = t;
-  t->req_msg.tag_reused = (guint8)reused;
-  return &t->req_msg;
-}
-
-/* First pass: pair a response with its request: the oldest unanswered
- * request with its tag, or else the oldest untagged one; over UDP (replies
- * may be lost) the oldest whose answer the response matches, when
- * verification is on.  A response repeating the answer just given is a
- * duplicate, not the answer to the next request. */
-static calc_msg *calc_track_response(packet_info *pinfo, calc_conv *cv,
-                                     const calc_reply_info *ri,
-                                     const guint8 *p, size_t n, gboolean udp,
-                                     gboolean whole)
-{
-  guint32 hash = calc_hash(p, n);
-  calc_list *l = ri->has_tag ? &cv->tagged : &cv->untagged;
-  calc_txn *t = NULL, *prev = NULL, *last = NULL;
-  gboolean dup = FALSE;
-
-  if (ri->has_tag) {
-    int depth = 0;
-    for (calc_txn *c = l->head; c && depth < CALC_SCAN_MAX;
-         prev = c, c = c->next, depth++)
-      if (c->tag == ri->tag) {
-        t = c;
-        break;
-      }
-    for (guint32 i = 0; !t && i < CALC_ANSWERED_TAGS; i++) {
-      calc_txn *a = cv->answered_tags[(cv->answered_next - 1 - i) %
-                                      CALC_ANSWERED_TAGS];
-      if (a && a->tag == ri->tag) {
-        last = a;
-        dup = TRUE;
-        break;
-      }
-    }
-  } else {
-    last = cv->answered;
-    dup = udp && last && last->nrep < last->nreq && last->rep_hash == hash;
-    if (!dup && udp && calc_verify) {
-      int depth = 0;
-      for (calc_txn *c = l->head; c && depth < CALC_SCAN_MAX;
-           prev = c, c = c->next, depth++) {
-        guint8 vd = calc_verdict_of(c, ri);
-        if (vd == CALC_VERDICT_MATCH || vd == CALC_VERDICT_REFUSED) {
-          t = c;
-          break;
-        }
-      }
-    }
-    if (!dup && !t) {
-      prev = NULL;
-      if (udp && last && last->rep_hash == hash)
-        dup = TRUE;             /* the network duplicated the answer */
-      else
-        t = l->head;            /* in order (a wrong answer is flagged) */
-    }
-  }
-
-  calc_msg *m;
-  if (t) {
-    calc_list_take(l, prev, t, !ri->has_tag);
-    t->rep_frame = pinfo->num;
-    t->rep_hash = hash;
-    t->nrep = 1;
-    if (ri->has_tag)
-      cv->answered_tags[cv->answered_next++ % CALC_ANSWERED_TAGS] = t;
-    else
-      cv->answered = t;
-    m = &t->rep_msg;
-    m->txn = t;
-  } else {
-    m = wmem_new0(wmem_file_scope(), calc_msg);
-    if (dup) {
-      last->nrep++;
-      m->txn = last;
-      m->repeats = last->rep_frame;
-    }
-  }
-  if (m->txn && whole) m->verdict = calc_verdict_of(m->txn, ri);
-  return m;
-}
-
 /* A message's record is found by its place in the frame: which call of
  * this dissector in the frame (TCP may make more than one), and its index
  * in that call.  Messages come in the same order in every pass. */
 static guint32 calc_msg_key(const packet_info *pinfo, guint32 index)
 {
   return (guint32)pinfo->curr_proto_layer_num << 24 | (index & 0xffffff);
-}
-
-static calc_msg *calc_msg_get(packet_info *pinfo, guint32 key)
-{
-  return (calc_msg *)p_get_proto_data(wmem_file_scope(), pinfo, proto_calc,
-                                      key);
-}
-
-static calc_msg *calc_msg_put(packet_info *pinfo, guint32 key,
-                              calc_msg *m)
-{
-  p_add_proto_data(wmem_file_scope(), pinfo, proto_calc, key, m);
-  return m;
 }
 
 /* ---- dissection ---- */
@@ -631,14 +175,14 @@ static void calc_view_request(packet_info *pinfo, const guint8 *p, size_t n,
   if (v->rq.has_tag)
     while (v->shown > 0 && (p[v->shown - 1] == ' ' || p[v->shown - 1] == '\t'))
       v->shown--;
-  if (!calc_core || !parse) return;
+  if (!calc_track_core() || !parse) return;
   v->parsed = TRUE;
-  v->parse_err = calc_parse(calc_core, v->rq.expr, v->rq.expr_len);
+  v->parse_err = calc_parse(calc_track_core(), v->rq.expr, v->rq.expr_len);
   if (v->parse_err != CALC_OK)
-    v->parse_msg = wmem_strdup(pinfo->pool, calc_errmsg(calc_core));
+    v->parse_msg = wmem_strdup(pinfo->pool, calc_errmsg(calc_track_core()));
   else {
-    v->classes = calc_classes(calc_core);
-    v->ops = calc_ops(calc_core);
+    v->classes = calc_classes(calc_track_core());
+    v->ops = calc_ops(calc_track_core());
   }
 }
 
@@ -688,9 +232,14 @@ static proto_tree *calc_add_head(tvbuff_t *tvb, packet_info *pinfo,
   proto_item_append_text(ti, ", %s: %s", name, text);
   if (req) proto_item_append_text(ti, " (%s)", req);
   proto_tree *st = proto_item_add_subtree(ti, ett_calc);
-  calc_add_generated_uint(st, hf_calc_type, tvb, offset, 0, type);
+  /* Both are for filters: the item's text names the type, and the usual
+   * framing (datagram, line) goes without saying. */
+  proto_item_set_hidden(calc_add_generated_uint(st, hf_calc_type, tvb,
+                                                offset, 0, type));
   proto_item *fi = calc_add_generated_uint(st, hf_calc_framing, tvb, offset,
                                            0, framing);
+  if (framing == CALC_FRAMING_DATAGRAM || framing == CALC_FRAMING_LINE)
+    proto_item_set_hidden(fi);
   if (framing == CALC_FRAMING_PARTIAL)
     expert_add_info(pinfo, fi, &ei_calc_unterminated);
   return st;
@@ -713,29 +262,26 @@ typedef struct calc_where {
   gboolean resent;   /* TCP: bytes seen before in this direction */
   guint8 framing;    /* CALC_FRAMING_* */
   guint32 raw_len;   /* UDP: the datagram's payload length */
-  gboolean fin;      /* TCP: the segment ends the sender's stream */
 } calc_where;
 
-/* The record of this message: the first pass files it (resent TCP data is
- * filed but not paired), later passes find it. */
-static calc_msg *calc_msg_of(packet_info *pinfo, guint32 key,
-                             const calc_where *w, const calc_req_view *v,
-                             const calc_reply_info *ri, const guint8 *p,
-                             size_t n)
+/* The record of this message, into *m: the first pass files it (resent
+ * TCP data is filed but not paired), later passes find it.  NULL: none. */
+static const calc_msg *calc_msg_of(packet_info *pinfo, guint32 key,
+                                   const calc_where *w,
+                                   const calc_req_view *v,
+                                   const calc_reply_info *ri, const guint8 *p,
+                                   size_t n, calc_msg *m)
 {
-  if (PINFO_FD_VISITED(pinfo)) return calc_msg_get(pinfo, key);
-  calc_msg *m;
-  if (w->resent) {
-    m = wmem_new0(wmem_file_scope(), calc_msg);
-    m->resent = 1;
-  } else if (v) {
-    m = calc_track_request(pinfo, w->cv, v, p, n, w->udp,
-                           w->framing != CALC_FRAMING_PARTIAL);
-  } else {
-    m = calc_track_response(pinfo, w->cv, ri, p, n, w->udp,
-                            w->framing != CALC_FRAMING_PARTIAL);
+  if (!PINFO_FD_VISITED(pinfo)) {
+    gboolean whole = w->framing != CALC_FRAMING_PARTIAL;
+    calc_rec r = w->resent ? calc_rec_resent()
+                 : v ? calc_track_request(pinfo, w->cv, v, p, n, w->udp,
+                                          calc_verify && whole)
+                     : calc_track_response(pinfo, w->cv, ri, p, n, w->udp,
+                                           calc_verify, whole);
+    calc_rec_put(pinfo, key, r);
   }
-  return calc_msg_put(pinfo, key, m);
+  return calc_rec_get(pinfo, key, m) ? m : NULL;
 }
 
 static void calc_add_resent(packet_info *pinfo, proto_item *it)
@@ -751,7 +297,8 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
 {
   calc_req_view v;
   calc_view_request(pinfo, p, n, tree || have_tap_listener(calc_tap), &v);
-  calc_msg *m = calc_msg_of(pinfo, key, w, &v, NULL, p, n);
+  calc_msg rec;
+  const calc_msg *m = calc_msg_of(pinfo, key, w, &v, NULL, p, n, &rec);
   calc_txn *t = m ? m->txn : NULL;
 
   proto_tree *st = calc_add_head(tvb, pinfo, tree, offset, total,
@@ -763,16 +310,10 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
   if (v.rq.has_tag)
     proto_tree_add_uint(st, hf_calc_tag, tvb, offset + (int)v.rq.expr_len,
                         (int)(v.tag_end - v.rq.expr_len), v.rq.tag);
-  if (st && v.parse_err == CALC_OK && calc_core) {
+  if (st && v.parse_err == CALC_OK && calc_track_core()) {
     proto_item *it = proto_tree_add_string(st, hf_calc_operators, tvb, offset,
         (int)v.shown, calc_ops_text(pinfo->pool, v.ops));
     proto_item_set_generated(it);
-    for (int op = 0; op < CALC_OP_COUNT_; op++) {
-      if (!(v.ops & (1u << op)) || !calc_op_class((calc_op)op)) continue;
-      it = proto_tree_add_string(st, hf_calc_operator, tvb, offset,
-                                 (int)v.shown, calc_op_symbol((calc_op)op));
-      proto_item_set_generated(it);
-    }
     calc_add_generated_uint(st, hf_calc_op_class, tvb, offset, (int)v.shown,
                             v.classes);
   }
@@ -825,7 +366,8 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
 {
   calc_reply_info ri;
   int rc = calc_reply_parse((const char *)p, n, &ri);
-  calc_msg *m = calc_msg_of(pinfo, key, w, NULL, &ri, p, n);
+  calc_msg rec;
+  const calc_msg *m = calc_msg_of(pinfo, key, w, NULL, &ri, p, n, &rec);
   calc_txn *t = m ? m->txn : NULL;
 
   const char *req = t ? calc_info_text(pinfo->pool, t->bytes, t->info_len,
@@ -903,8 +445,11 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
     it = proto_tree_add_string(st, hf_calc_expected, tvb, 0, 0,
                                calc_txn_expected(t));
     proto_item_set_generated(it);
+    if (m->verdict == CALC_VERDICT_MATCH && !ri.is_error)
+      proto_item_set_hidden(it); /* the result itself, verified below */
   }
-  if (m->verdict == CALC_VERDICT_MATCH || m->verdict == CALC_VERDICT_MISMATCH) {
+  if (m->verdict == CALC_VERDICT_MATCH ||
+      m->verdict == CALC_VERDICT_MISMATCH) {
     it = proto_tree_add_boolean(st, hf_calc_verified, tvb, 0, 0,
                                 m->verdict == CALC_VERDICT_MATCH);
     proto_item_set_generated(it);
@@ -1093,7 +638,7 @@ static int dissect_calc_tcp(tvbuff_t *tvb, packet_info *pinfo,
 static gboolean calc_looks_like_request(tvbuff_t *tvb, gboolean tcp)
 {
   int len = (int)tvb_captured_length(tvb);
-  if (len == 0 || len > CALC_HEUR_MAX || !calc_core) return FALSE;
+  if (len == 0 || len > CALC_HEUR_MAX || !calc_track_core()) return FALSE;
   const char *p = (const char *)tvb_get_ptr(tvb, 0, len);
   int end = len;
   if (tcp) {
@@ -1106,8 +651,8 @@ static gboolean calc_looks_like_request(tvbuff_t *tvb, gboolean tcp)
   calc_request rq;
   calc_request_split(p, (size_t)end, &rq);
   if (rq.expr_len == 0 || rq.expr_len > CALC_MAX_REQUEST_LEN) return FALSE;
-  return calc_parse(calc_core, rq.expr, rq.expr_len) == CALC_OK &&
-         calc_classes(calc_core) != 0;
+  return calc_parse(calc_track_core(), rq.expr, rq.expr_len) == CALC_OK &&
+         calc_classes(calc_track_core()) != 0;
 }
 
 static gboolean dissect_calc_heur_udp(tvbuff_t *tvb, packet_info *pinfo,
@@ -1140,22 +685,12 @@ const char *calc_op_class_name(unsigned classes)
 
 static void calc_init(void)
 {
-  if (!calc_core) calc_core = calc_ctx_new(NULL);
-  memset(calc_conv_cache, 0, sizeof calc_conv_cache);
-  module_t *tcp = prefs_find_module("tcp");
-  pref_t *rel = tcp ? prefs_find_preference(tcp, "relative_sequence_numbers")
-                    : NULL;
-  pref_t *seq = tcp ? prefs_find_preference(tcp, "analyze_sequence_numbers")
-                    : NULL;
-  calc_tcp_relative = rel && seq && prefs_get_bool_value(rel, pref_current) &&
-                      prefs_get_bool_value(seq, pref_current);
+  calc_track_init(proto_calc);
 }
 
 static void calc_cleanup(void)
 {
-  calc_ctx_free(calc_core);
-  calc_core = NULL;
-  memset(calc_conv_cache, 0, sizeof calc_conv_cache);
+  calc_track_cleanup();
 }
 
 void proto_register_calc(void)
@@ -1175,8 +710,6 @@ void proto_register_calc(void)
     {&hf_calc_operators, {"Operators", "calc.operators", FT_STRING,
       BASE_NONE, NULL, 0x0,
       "The binary operators the expression uses, in table order", HFILL}},
-    {&hf_calc_operator, {"Operator", "calc.operator", FT_STRING, BASE_NONE,
-      NULL, 0x0, "One binary operator the expression uses", HFILL}},
     {&hf_calc_op_class, {"Operator class", "calc.op_class", FT_UINT8,
       BASE_DEC, VALS(calc_op_class_vals), 0x0,
       "Which role server may answer: add/sub, mul/div, mixed (neither) or "

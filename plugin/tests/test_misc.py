@@ -25,7 +25,7 @@ def test_fields_are_registered(tshark):
              .splitlines() if l.startswith("F\t")}
     for f in ("calc.type", "calc.framing", "calc.expression", "calc.result",
               "calc.error.kind", "calc.error.message", "calc.tag",
-              "calc.operators", "calc.operator", "calc.op_class",
+              "calc.operators", "calc.op_class",
               "calc.response_in", "calc.response_to", "calc.time",
               "calc.expected", "calc.verified", "calc.refused",
               "calc.udp_bound", "calc.retransmission_of",

@@ -50,7 +50,8 @@ def test_display_filters(tshark, cap, capture):
                          ('calc.result == "225"', [2]),
                          ("calc.time > 0.002", [2]),
                          ("calc.op_class == 2 && calc.tag == 7", [3]),
-                         ('calc.operator == "/"', [3]),
+                         ('calc.operators == "/"', [3]),
+                         ('calc.operators contains "*"', [1]),
                          ('calc.error.kind == "zero-division"', [4]),
                          ("calc.error_reply.zero-division", [4]),
                          ("calc.response_in == 4", [3])):
