@@ -39,7 +39,7 @@ install_missing() {
   "${sudo[@]}" apt-get update -qq
   # tshark asks whether non-root users may capture: keep the default (no).
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 configure_and_build() {
