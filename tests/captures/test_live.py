@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -30,20 +31,33 @@ class Dumpcap:
         self.proc = subprocess.Popen(
             [dumpcap, "-q", "-i", "lo", "-f", filt, "-w", str(path)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 10
-        while not (path.exists() and path.stat().st_size > 0):
+        # dumpcap says "File: <path>" once the capture runs; a loaded
+        # machine may take a while to get there, and packets sent before
+        # it would be missing from the capture.
+        started = threading.Event()
+        self.err = []
+
+        def read_err():
+            for line in self.proc.stderr:
+                self.err.append(line)
+                if line.startswith("File:"):
+                    started.set()
+
+        threading.Thread(target=read_err, daemon=True).start()
+        deadline = time.monotonic() + 20
+        while not started.wait(0.05):
             if self.proc.poll() is not None:
+                time.sleep(0.1)
                 pytest.skip("dumpcap cannot capture on lo (uid %d): %s" % (
-                    os.getuid(), self.proc.stderr.read().strip()))
+                    os.getuid(), "".join(self.err).strip()))
             if time.monotonic() > deadline:
                 self.stop()
                 pytest.fail("dumpcap did not start")
-            time.sleep(0.05)
-        time.sleep(0.2)
+        time.sleep(0.5)
 
     def stop(self):
         if self.proc.poll() is None:
-            time.sleep(0.2)
+            time.sleep(0.5)  # let the last packets reach dumpcap
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(10)
 
