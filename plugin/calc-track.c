@@ -37,9 +37,16 @@ static guint32 calc_hash(const guint8 *p, size_t n)
 
 const char *calc_txn_expected(const calc_txn *t)
 {
+  if (t->join) return t->join->expected;
   return t->has_expected ? (const char *)t->bytes + t->info_len : NULL;
 }
 
+const guint8 *calc_txn_info(const calc_txn *t)
+{
+  return t->join ? t->join->info : t->bytes;
+}
+
+/* UDP: the request bytes (not after a join: legacy requests are TCP). */
 static const guint8 *calc_txn_req(const calc_txn *t)
 {
   return t->bytes + t->info_len + (t->has_expected ? t->exp_len + 1 : 0);
@@ -340,11 +347,104 @@ gboolean calc_rec_get(const packet_info *pinfo, guint32 key, calc_msg *m)
   return TRUE;
 }
 
+/* ---- legacy requests (TCP without LF) ---- */
+
+/* Whether n bytes at p end unfinished, as calcd tells: the parser ran out
+ * of input (a syntax error just past the end). */
+static gboolean calc_unfinished(const guint8 *p, size_t n)
+{
+  calc_request rq;
+  if (!calc_track_ctx || n > CALC_MAX_REQUEST_LEN) return FALSE;
+  calc_request_split((const char *)p, n, &rq);
+  return calc_parse(calc_track_ctx, rq.expr, rq.expr_len) == CALC_E_SYNTAX &&
+         calc_errpos(calc_track_ctx) == rq.expr_len + 1;
+}
+
+/* Remember t, a new legacy request of n bytes at p, as calcd's buffer. */
+static void calc_legacy_open(packet_info *pinfo, calc_conv *cv, calc_txn *t,
+                             const guint8 *p, size_t n)
+{
+  if (n > cv->legacy_cap) {
+    cv->legacy_cap = (guint32)MAX(n, 64);
+    cv->legacy_buf = (guint8 *)wmem_realloc(calc_track_pool, cv->legacy_buf,
+                                            cv->legacy_cap);
+  }
+  memcpy(cv->legacy_buf, p, n);
+  cv->legacy = t;
+  cv->legacy_len = (guint32)n;
+  cv->legacy_last = pinfo->abs_ts;
+  cv->legacy_unfinished = calc_unfinished(p, n);
+}
+
+/* Whether calcd still holds the last legacy request when these bytes come:
+ * unanswered, and its last bytes came less than CALC_LEGACY_QUIET_MS ago
+ * (CALC_LEGACY_INCOMPLETE_MS while they end unfinished). */
+static gboolean calc_legacy_joins(const calc_conv *cv, const packet_info *pinfo)
+{
+  if (!cv->legacy || cv->legacy->rep_frame) return FALSE;
+  nstime_t d;
+  nstime_delta(&d, &pinfo->abs_ts, &cv->legacy_last);
+  gint64 ms = (gint64)d.secs * 1000 + d.nsecs / 1000000;
+  return ms >= 0 && ms < (cv->legacy_unfinished ? CALC_LEGACY_INCOMPLETE_MS
+                                                : CALC_LEGACY_QUIET_MS);
+}
+
+/* Join n bytes at p to the held legacy request: the core answers the
+ * joined bytes, and this message's record points at that request. */
+static calc_rec calc_legacy_join(packet_info *pinfo, calc_conv *cv,
+                                 const guint8 *p, size_t n, gboolean verify)
+{
+  calc_txn *t = cv->legacy;
+  guint32 len = cv->legacy_len + (guint32)n;
+  if (len > cv->legacy_cap) {
+    cv->legacy_cap = MAX(len, cv->legacy_cap * 2);
+    cv->legacy_buf = (guint8 *)wmem_realloc(calc_track_pool, cv->legacy_buf,
+                                            cv->legacy_cap);
+  }
+  memcpy(cv->legacy_buf + cv->legacy_len, p, n);
+  cv->legacy_len = len;
+  cv->legacy_last = pinfo->abs_ts;
+  cv->legacy_unfinished = calc_unfinished(cv->legacy_buf, len);
+
+  calc_req_view v;
+  memset(&v, 0, sizeof v);
+  v.too_long = len > CALC_MAX_REQUEST_LEN;
+  v.rq.expr = (const char *)cv->legacy_buf;
+  v.rq.expr_len = len;
+  if (!v.too_long) calc_request_split((const char *)cv->legacy_buf, len, &v.rq);
+  calc_join *j = wmem_new0(calc_track_pool, calc_join);
+  size_t info_len = calc_trim((const guint8 *)v.rq.expr, v.rq.expr_len);
+  t->info_cut = info_len > CALC_INFO_MAX;
+  t->info_len = (guint8)MIN(info_len, CALC_INFO_MAX);
+  memcpy(j->info, v.rq.expr, t->info_len);
+  if (verify) {
+    static char out[CALC_ANSWER_MAX + 1];
+    calc_err kind, bounded;
+    size_t exp_len = calc_expected(&v, (const char *)cv->legacy_buf, len,
+                                   FALSE, out, sizeof out, &kind, &bounded);
+    j->expected = wmem_strndup(calc_track_pool, out, exp_len);
+    t->exp_len = (guint16)exp_len;
+    t->exp_kind = (guint8)kind;
+    t->bounded_kind = (guint8)bounded;
+    t->classes = (guint8)calc_classes_answered(&v, kind);
+  }
+  t->join = j;
+  t->req_n = len;
+
+  calc_rec r = calc_rec_msg(t, t->req_frame);
+  ((calc_msg *)r)->joined = 1;
+  return r;
+}
+
 /* First pass: file a request. */
 calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
                             const calc_req_view *v, const guint8 *p,
-                            size_t n, gboolean udp, gboolean verify)
+                            size_t n, gboolean udp, gboolean legacy,
+                            gboolean verify)
 {
+  verify = verify && calc_track_ctx;
+  if (legacy && calc_legacy_joins(cv, pinfo))
+    return calc_legacy_join(pinfo, cv, p, n, verify);
   if (v->empty) /* not answered: not a transaction */
     return calc_rec_msg(NULL, 0);
   calc_list *l = v->rq.has_tag ? &cv->tagged : &cv->untagged;
@@ -369,7 +469,6 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
   static char out[CALC_ANSWER_MAX + 1];
   calc_err kind = CALC_OK, bounded = CALC_OK;
   size_t exp_len = 0;
-  verify = verify && calc_track_ctx;
   if (verify)
     exp_len = calc_expected(v, (const char *)p, n, udp, out, sizeof out,
                             &kind, &bounded);
@@ -404,6 +503,7 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
                                            : 0);
   calc_list_push(l, t);
   t->tag_reused = (guint8)reused;
+  if (legacy) calc_legacy_open(pinfo, cv, t, p, n);
   return (calc_rec)t | CALC_REC_REQ;
 }
 
@@ -420,7 +520,7 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
   guint32 hash = calc_hash(p, n);
   calc_list *l = ri->has_tag ? &cv->tagged : &cv->untagged;
   calc_txn *t = NULL, *prev = NULL, *last = NULL;
-  gboolean dup = FALSE;
+  gboolean dup = FALSE, tagless = FALSE;
 
   if (ri->has_tag) {
     int depth = 0;
@@ -440,9 +540,16 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
       }
     }
   } else {
+    /* Untagged: an untagged request, or else, from a server that ignores
+     * tags (the original programs read them as comments), a tagged one;
+     * over UDP the oldest whose answer the response is, before the
+     * oldest at all. */
     last = cv->answered;
     dup = udp && last && last->nrep < last->nreq && last->rep_hash == hash;
-    if (!dup && udp && verify) {
+    for (int pass = 0; !dup && !t && pass < 2; pass++) {
+      l = pass ? &cv->tagged : &cv->untagged;
+      prev = NULL;
+      if (!udp || !verify) continue;
       int depth = 0;
       for (calc_txn *c = l->head; c && depth < CALC_SCAN_MAX;
            prev = c, c = c->next, depth++) {
@@ -455,13 +562,26 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
     }
     if (!dup && !t) {
       prev = NULL;
+      l = cv->untagged.head ? &cv->untagged : &cv->tagged;
       if (udp && last && last->rep_hash == hash)
         dup = TRUE;             /* the network duplicated the answer */
       else
         t = l->head;            /* in order (a wrong answer is flagged) */
     }
+    tagless = t && l == &cv->tagged;
   }
 
+  if (t && tagless) {
+    calc_list_take(l, prev, t, FALSE);
+    t->rep_frame = pinfo->num;
+    t->rep_hash = hash;
+    t->nrep = 1;
+    cv->answered = t;
+    calc_rec r = calc_rec_msg(t, 0);
+    ((calc_msg *)r)->tagless = 1;
+    if (whole) ((calc_msg *)r)->verdict = calc_verdict_of(t, ri);
+    return r;
+  }
   if (t) {
     calc_list_take(l, prev, t, !ri->has_tag);
     t->rep_frame = pinfo->num;

@@ -28,12 +28,23 @@ typedef struct calc_msg {
   guint8 tag_reused;       /* requests: tag still outstanding */
   guint8 resent;           /* TCP data seen before (retransmission that
                               TCP passed on): not paired */
+  guint8 joined;           /* legacy bytes calcd adds to the request in
+                              frame `repeats` (sent before it answered) */
+  guint8 tagless;          /* a response without its request's tag (the
+                              original server ignores tags) */
 } calc_msg;
+
+/* A request that grew by legacy bytes joined to it: its new text. */
+typedef struct calc_join {
+  const char *expected;    /* the core's reply to the joined request */
+  guint8 info[CALC_INFO_MAX];
+} calc_join;
 
 /* One request and what answered it, in one allocation with its bytes.  A
  * retransmitted request joins the transaction of the request it repeats. */
 typedef struct calc_txn {
   struct calc_txn *next;   /* in its list of unanswered requests */
+  const calc_join *join;   /* NULL unless legacy bytes were joined */
   nstime_t req_time;
   guint32 req_frame, rep_frame;
   guint32 req_n;           /* request bytes, CR/LF removed (UDP bound) */
@@ -76,6 +87,13 @@ typedef struct calc_conv {
   calc_txn *answered;      /* latest untagged request answered */
   calc_txn *answered_tags[CALC_ANSWERED_TAGS]; /* latest tagged, a ring */
   guint32 answered_next;
+  /* TCP legacy requests, as calcd buffers them: the last one, its bytes,
+   * when its last bytes came, and whether they end unfinished. */
+  calc_txn *legacy;
+  guint8 *legacy_buf;
+  guint32 legacy_len, legacy_cap;
+  nstime_t legacy_last;
+  gboolean legacy_unfinished;
 } calc_conv;
 
 /* What one parse of a request tells. */
@@ -124,10 +142,15 @@ gboolean calc_rec_get(const packet_info *pinfo, guint32 key, calc_msg *m);
 calc_rec calc_rec_resent(void);
 
 /* First pass: file a request of n bytes at p (CR/LF removed); with
- * verify, compute what the core answers to it. */
+ * verify, compute what the core answers to it.  legacy: TCP bytes calcd
+ * buffers as a legacy request (a legacy segment, or the first line of the
+ * segment that switches to lines), which it joins to the previous legacy
+ * request while that one waits for more (docs/PROTOCOL.md, "Legacy
+ * mode"). */
 calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
                             const calc_req_view *v, const guint8 *p,
-                            size_t n, gboolean udp, gboolean verify);
+                            size_t n, gboolean udp, gboolean legacy,
+                            gboolean verify);
 
 /* First pass: pair a response (parsed as ri) with its request; verify:
  * the requests carry the core's answers (UDP pairing may use them); whole:
@@ -140,5 +163,7 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
 /* The core's reply text to the transaction's request, tag removed; NULL
  * when not verified. */
 const char *calc_txn_expected(const calc_txn *t);
+/* The request's expression bytes kept for Info (t->info_len of them). */
+const guint8 *calc_txn_info(const calc_txn *t);
 
 #endif /* CALC_TRACK_H */

@@ -28,9 +28,11 @@
 #include "calc-track.h"
 #include "packet-calc.h"
 
-/* Longest TCP line reassembled; past it the bytes are shown as an
- * unterminated over-long line. */
-#define CALC_REASSEMBLY_MAX (1u << 20)
+/* Most bytes a TCP line may have before its LF (a request of
+ * CALC_MAX_REQUEST_LEN bytes and a CR, docs/PROTOCOL.md "Limits"): calcd
+ * answers more as an over-long request and closes, and so the dissector
+ * stops reassembling there and shows them as that request. */
+#define CALC_LINE_MAX (CALC_MAX_REQUEST_LEN + 1)
 /* Longest datagram or first line the heuristic dissectors consider. */
 #define CALC_HEUR_MAX (CALC_MAX_REQUEST_LEN + 2 + CALC_TAG_MAX_DIGITS + 2)
 
@@ -68,6 +70,7 @@ static int hf_calc_response_to = -1;
 static int hf_calc_time = -1;
 static int hf_calc_retransmission_of = -1;
 static int hf_calc_duplicate_of = -1;
+static int hf_calc_joined_to = -1;
 static int hf_calc_expected = -1;
 static int hf_calc_verified = -1;
 static int hf_calc_refused = -1;
@@ -89,6 +92,8 @@ static expert_field ei_calc_no_response = EI_INIT;
 static expert_field ei_calc_retransmission = EI_INIT;
 static expert_field ei_calc_duplicate_response = EI_INIT;
 static expert_field ei_calc_tag_reused = EI_INIT;
+static expert_field ei_calc_joined = EI_INIT;
+static expert_field ei_calc_tagless = EI_INIT;
 static expert_field ei_calc_amplification = EI_INIT;
 
 static const value_string calc_type_vals[] = {
@@ -262,6 +267,8 @@ typedef struct calc_where {
   gboolean resent;   /* TCP: bytes seen before in this direction */
   guint8 framing;    /* CALC_FRAMING_* */
   guint32 raw_len;   /* UDP: the datagram's payload length */
+  gboolean legacy;   /* TCP: the next message is bytes calcd buffers as a
+                        legacy request (calc_track_request) */
 } calc_where;
 
 /* The record of this message, into *m: the first pass files it (resent
@@ -273,10 +280,12 @@ static const calc_msg *calc_msg_of(packet_info *pinfo, guint32 key,
                                    size_t n, calc_msg *m)
 {
   if (!PINFO_FD_VISITED(pinfo)) {
-    gboolean whole = w->framing != CALC_FRAMING_PARTIAL;
+    /* A cut line is not verified, unless it is over-long already. */
+    gboolean whole = w->framing != CALC_FRAMING_PARTIAL ||
+                     n > CALC_MAX_REQUEST_LEN;
     calc_rec r = w->resent ? calc_rec_resent()
                  : v ? calc_track_request(pinfo, w->cv, v, p, n, w->udp,
-                                          calc_verify && whole)
+                                          w->legacy, calc_verify && whole)
                      : calc_track_response(pinfo, w->cv, ri, p, n, w->udp,
                                            calc_verify, whole);
     calc_rec_put(pinfo, key, r);
@@ -330,7 +339,13 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
 
   if (m && m->resent)
     calc_add_resent(pinfo, ei);
-  if (m && m->repeats) {
+  if (m && m->joined) {
+    proto_item *it = calc_add_generated_uint(st, hf_calc_joined_to, tvb, 0,
+                                             0, m->repeats);
+    expert_add_info_format(pinfo, it, &ei_calc_joined,
+        "Joined to the legacy request in frame %u (calcd was still waiting "
+        "for more of it)", m->repeats);
+  } else if (m && m->repeats) {
     proto_item *it = calc_add_generated_uint(st, hf_calc_retransmission_of,
                                              tvb, 0, 0, m->repeats);
     expert_add_info_format(pinfo, it, &ei_calc_retransmission,
@@ -349,7 +364,7 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
     proto_item_set_generated(it);
   }
 
-  if (v.empty) return; /* not a request the server answers */
+  if (v.empty || (m && m->joined)) return; /* not a request of its own */
   calc_tap_rec r = {0};
   r.type = CALC_TYPE_REQUEST;
   r.repeated = m && (m->repeats || m->resent);
@@ -370,7 +385,8 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   const calc_msg *m = calc_msg_of(pinfo, key, w, NULL, &ri, p, n, &rec);
   calc_txn *t = m ? m->txn : NULL;
 
-  const char *req = t ? calc_info_text(pinfo->pool, t->bytes, t->info_len,
+  const char *req = t ? calc_info_text(pinfo->pool, calc_txn_info(t),
+                                       t->info_len,
                                        t->info_cut)
                      : NULL;
   proto_tree *st = calc_add_head(tvb, pinfo, tree, offset, total,
@@ -423,10 +439,13 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
     return;
   }
   if (!t) {
-    expert_add_info(pinfo, ri_item, &ei_calc_no_request);
+    /* calcd greets a connection past its limit with ERR busy, unasked. */
+    if (!(ri.is_error && ri.kind == CALC_E_BUSY))
+      expert_add_info(pinfo, ri_item, &ei_calc_no_request);
     calc_tap_queue(pinfo, &r);
     return;
   }
+  if (m->tagless) expert_add_info(pinfo, ri_item, &ei_calc_tagless);
   r.matched = TRUE;
   r.repeated = m->repeats != 0;
   r.verdict = m->verdict;
@@ -488,6 +507,7 @@ static void dissect_calc_message(tvbuff_t *tvb, packet_info *pinfo,
   else
     dissect_calc_response(tvb, pinfo, tree, w, key, first, offset, p,
                           (size_t)n, total);
+  w->legacy = FALSE;
 }
 
 /* The rest of a line cut at the end of an earlier segment. */
@@ -568,6 +588,7 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
     *first_lf = pinfo->num;
   if (lf < 0 && (*first_lf == 0 || pinfo->num < *first_lf)) {
     w.framing = CALC_FRAMING_LEGACY;
+    w.legacy = w.to_server;
     dissect_calc_message(tvb, pinfo, tree, &w, 0, calc_text_len(tvb, 0, len),
                          len);
     return len;
@@ -589,6 +610,9 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
 
   int offset = 0;
   gboolean cut = FALSE;
+  /* The first LF makes calcd's legacy bytes, if it still holds some, the
+   * start of the first line. */
+  w.legacy = w.to_server && *first_lf == pinfo->num;
   while (offset < len) {
     int eol = tvb_find_guint8(tvb, offset, len - offset, '\n');
     int end = eol < 0 ? len : eol + 1;
@@ -604,7 +628,7 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
                            len - offset);
     } else if (eol < 0) {
       if (calc_desegment && pinfo->can_desegment && complete &&
-          (guint)(len - offset) < CALC_REASSEMBLY_MAX) {
+          len - offset <= CALC_LINE_MAX) {
         pinfo->desegment_offset = offset;
         pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
         return len;
@@ -738,6 +762,10 @@ void proto_register_calc(void)
     {&hf_calc_duplicate_of, {"Duplicate of", "calc.duplicate_of",
       FT_FRAMENUM, BASE_NONE, FRAMENUM_TYPE(FT_FRAMENUM_RETRANS_PREV), 0x0,
       "This response repeats the response in this frame", HFILL}},
+    {&hf_calc_joined_to, {"Joined to", "calc.joined_to", FT_FRAMENUM,
+      BASE_NONE, FRAMENUM_TYPE(FT_FRAMENUM_REQUEST), 0x0,
+      "These legacy bytes continue the request in this frame: calcd joins "
+      "bytes that come while it waits for more", HFILL}},
     {&hf_calc_expected, {"Expected", "calc.expected", FT_STRING, BASE_NONE,
       NULL, 0x0,
       "What the calc core answers to the request (every operator served, "
@@ -776,7 +804,8 @@ void proto_register_calc(void)
     {&ei_calc_too_long, {"calc.too_long", PI_PROTOCOL, PI_WARN,
       "Message longer than the protocol allows", EXPFILL}},
     {&ei_calc_unterminated, {"calc.unterminated", PI_REASSEMBLE, PI_NOTE,
-      "Line not terminated in the captured data", EXPFILL}},
+      "Line cut at the segment's end, not reassembled (reassembly off, or "
+      "longer than calcd reads)", EXPFILL}},
     {&ei_calc_mismatch, {"calc.mismatch", PI_PROTOCOL, PI_WARN,
       "Response differs from the core's answer", EXPFILL}},
     {&ei_calc_no_request, {"calc.no_request", PI_SEQUENCE, PI_WARN,
@@ -789,6 +818,11 @@ void proto_register_calc(void)
       PI_NOTE, "Duplicate response", EXPFILL}},
     {&ei_calc_tag_reused, {"calc.tag_reused", PI_SEQUENCE, PI_WARN,
       "Tag reused while a request with it is unanswered", EXPFILL}},
+    {&ei_calc_joined, {"calc.joined", PI_SEQUENCE, PI_NOTE,
+      "Legacy bytes joined to the request before them", EXPFILL}},
+    {&ei_calc_tagless, {"calc.tagless", PI_PROTOCOL, PI_NOTE,
+      "Response without its request's tag (a server that ignores tags)",
+      EXPFILL}},
     {&ei_calc_amplification, {"calc.amplification", PI_SECURITY, PI_WARN,
       "UDP response larger than the amplification bound", EXPFILL}},
   };

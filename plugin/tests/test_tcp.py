@@ -198,28 +198,94 @@ def test_expression_length_limit(tshark, cap, capture):
     assert "exceeds the longest possible reply" in t[12]["_ws.expert.message"]
 
 
-def test_reassembly_limit(tshark, cap, capture):
-    # A line is reassembled up to CALC_REASSEMBLY_MAX (1 MiB) bytes; past
-    # it, what has come is shown as an unterminated line, and the rest as
-    # such, so that pairing stays in step.
-    limit = 1 << 20
-    chunk = 60000
+def test_line_length_limit(tshark, cap, capture):
+    # A line is reassembled up to CALC_LINE_MAX (4097) bytes before its LF,
+    # as calcd reads it; past that calcd refuses it as too long, so the
+    # bytes so far are shown as that request and the rest as such.
     t = cap.tcp(C4, S4)
     t.send(b"0\n")
+    at = b"1" * 4096 + b"\r\n"               # 4097 bytes before the LF
+    past = b"1" * 5000 + b"\n"
+    for line in (at, past):
+        for i in range(0, len(line), 1400):
+            t.send(line[i:i + 1400])
+    t.send(b"0\n" + b"1" * 4096 + b"\n" +
+           b"ERR too-long: request longer than 4096 bytes\n", from_client=False)
+    names = ["frame.number", "calc.framing", "calc.response_to",
+             "calc.verified", "calc.too_long", "calc.unterminated"]
+    rows = tshark.table(capture(cap), names)
+    calc = [r for r in rows if r["calc.framing"]]
+    assert [[r[n] for n in names[:4]] for r in calc] == [
+        ["4", "2", "", ""],
+        ["7", "2", "", ""],                 # reassembled: 4096 digits
+        ["10", "4", "", ""],                # 4200 bytes without LF: cut
+        ["11", "5", "", ""],                # the rest of it
+        ["12", "2|2|2", "4|7|10", "1|1|1"],
+    ]
+    assert where(rows, "calc.too_long") == [10]
+    assert where(rows, "calc.unterminated") == [10]
 
-    def send_line(n):
-        data = b"1" * n + b"\n"
-        for i in range(0, len(data), chunk):
-            t.send(data[i:i + chunk])
-    send_line(limit - 2)                  # a line of limit - 1 bytes
-    send_line(limit + chunk)              # no LF in the first 1 MiB
-    t.send(b"0\n" + b"ERR too-long: request longer than 4096 bytes\n" * 2,
+
+def test_legacy_bytes_calcd_joins(tshark, cap, capture):
+    # calcd holds legacy bytes 20 ms, or 250 ms while they end unfinished,
+    # and joins what comes meanwhile (docs/PROTOCOL.md, "Legacy mode").
+    t = cap.tcp(C4, S4)
+    t.send(b"2*")
+    t.send(b"5", wait=0.1)                  # joined: calcd answers 2*5
+    t.send(b"10", from_client=False, wait=0.02)
+    t.send(b"2*")
+    t.send(b"ERR syntax: unexpected end of expression at position 3",
+           from_client=False, wait=0.25)
+    t.send(b"3", wait=0.5)                  # answered already: separate
+    t.send(b"3", from_client=False, wait=0.02)
+    t.send(b"4*")
+    t.send(b"4\n5*5\n", wait=0.1)           # the first LF: "4*4" is a line
+    t.send(b"16\n25\n", from_client=False)
+    names = ["calc.expression", "calc.joined_to", "calc.response_to",
+             "calc.response_in", "calc.verified", "calc.expected",
+             "calc.no_request", "calc.no_response", "calc.mismatch"]
+    rows = tshark.table(capture(cap), names)[3:]
+    assert [[r[n] for n in names[:5]] for r in rows] == [
+        ["2*", "", "", "6", ""],
+        ["5", "4", "", "6", ""],            # part of the request of 4
+        ["", "", "4", "", "1"],
+        ["2*", "", "", "8", ""],
+        ["", "", "7", "", "1"],
+        ["3", "", "", "10", ""],
+        ["", "", "9", "", "1"],
+        ["4*", "", "", "13", ""],
+        ["4|5*5", "11", "", "13|13", ""],
+        ["", "", "11|12", "", "1|1"],
+    ]
+    assert rows[0]["calc.expected"] == "10"      # what calcd answered
+    for n in names[6:]:
+        assert where(rows, n) == [], n
+
+
+def test_server_that_ignores_tags(tshark, cap, capture):
+    # The original servers read a tag as a comment and answer without it.
+    t = cap.tcp(C4, S4)
+    t.send(b"15*15 #7")
+    t.send(b"225", from_client=False)
+    cap.udp(C4, S4, b"30+30 #8")
+    cap.udp(S4, C4, b"60")
+    cap.udp(C4, S4, b"30+30 #8")               # calc asks again
+    cap.udp(S4, C4, b"60")
+    names = ["calc.response_to", "calc.verified", "calc.tagless",
+             "calc.no_request", "calc.no_response"]
+    rows = tshark.table(capture(cap), names)
+    assert [rows[i]["calc.response_to"] for i in (4, 6, 8)] == ["4", "6", "8"]
+    assert where(rows, "calc.tagless") == [5, 7, 9]
+    assert where(rows, "calc.no_request") == where(rows, "calc.no_response") \
+        == []
+
+
+def test_busy_greeting_is_not_an_orphan(tshark, cap, capture):
+    t = cap.tcp(C4, S4)
+    t.send(b"ERR busy: server at its connection limit (1)\n",
            from_client=False)
-    rows = tshark.fields(capture(cap), ["frame.number", "calc.framing",
-                                        "calc.response_to"], filt="calc")
-    n1 = 4 + (limit - 1 + chunk - 1) // chunk   # frame ending line 1
-    n2 = n1 + (limit + chunk - 1) // chunk       # first frame at 1 MiB
-    assert rows[1] == [str(n1), "2", ""]
-    assert rows[2] == [str(n2), "4", ""]
-    assert rows[3] == [str(n2 + 1), "5", ""]     # rest of line 2
-    assert rows[-1] == [str(n2 + 2), "2|2|2", "4|%d|%d" % (n1, n2)]
+    rows = tshark.table(capture(cap), ["calc.error.kind", "calc.no_request",
+                                       "calc.error_reply.busy"])
+    assert rows[3]["calc.error.kind"] == "busy"
+    assert where(rows, "calc.no_request") == []
+    assert where(rows, "calc.error_reply.busy") == [4]
