@@ -92,11 +92,10 @@ CAPTURES = [
     Cap("tcp-session"),
     Cap("tcp-pipelining"),
     Cap("tcp-split"),
-    Cap("tcp-legacy", issue=ISSUE_LEGACY),
+    Cap("tcp-legacy"),
     Cap("split-servers"),
     Cap("errors"),
-    Cap("limits", calcd=("--max-conn", "1", "--idle-timeout", "1"),
-        issue=ISSUE_LIMITS),
+    Cap("limits", calcd=("--max-conn", "1", "--idle-timeout", "1")),
     Cap("ipv6"),
     Cap("udp-loss", skip={("127.0.0.2", 4000): (
         "the client's side of the relay: the relay dropped, duplicated and "
@@ -108,8 +107,8 @@ CAPTURES = [
     Cap("seed-tcp-calcd", seed=True),
     # calc's tagged requests to the original servers: the replies come
     # without the tag, so they answer no request (calc gives up on them)
-    Cap("calc-seed-udp", seed=True, differs=SEED_DIFFERS, unpaired=(2, 2)),
-    Cap("calc-seed-tcp", seed=True, differs=SEED_DIFFERS, unpaired=(1, 1)),
+    Cap("calc-seed-udp", seed=True, differs=SEED_DIFFERS),
+    Cap("calc-seed-tcp", seed=True, differs=SEED_DIFFERS),
 ]
 BY_NAME = {c.name: c for c in CAPTURES}
 
