@@ -54,3 +54,26 @@ def test_global_install_rule(tmp_path):
     glob = [l.split("\t")[-1] for l in folders.splitlines()
             if l.startswith("Global Plugins:")][0]
     assert found == [str(tmp_path) + glob + "/epan/calc.so"]
+
+
+def test_plugin_built_for_another_version_is_refused(tshark, tmp_path):
+    """A calc.so built for another Wireshark (as its calc-plugin.conf
+    says) is not installed: Wireshark would refuse to load it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "calc.so").write_bytes(open(tshark.plugin, "rb").read())
+    (other / "calc-plugin.conf").write_text(
+        "wireshark_version=3.6\nglobal_dir=/nonexistent/plugins/3.6/epan\n")
+    env = dict(tshark.env, HOME=str(home))
+    env.pop("WIRESHARK_PLUGIN_DIR", None)
+    for mode in ("--user", "--global"):
+        p = subprocess.run([INSTALL, mode, "--plugin", str(other / "calc.so")],
+                           capture_output=True, text=True, env=env,
+                           timeout=60)
+        assert p.returncode == 1
+        assert "was built for Wireshark 3.6, but this machine's tshark is " \
+            "%s" % env["CALC_WS_VERSION"] in p.stderr
+        assert "rm -rf build && scripts/dev.sh build" in p.stderr
+    assert not any(f for _, _, f in os.walk(home))
