@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -23,6 +24,11 @@ REPO = HERE.parent
 EXPECTED_DIR = HERE / "expected"
 WRAPPER = REPO / "plugin" / "calc-tshark.sh"
 SEED_PROGRAMS = REPO.parent / "shared" / "seed" / "programs"
+
+# tshark's output in one form on every Wireshark version (appended: the
+# folder's conftest.py must not shadow a caller's own).
+sys.path.append(str(REPO / "plugin" / "tests"))
+import tsfields  # noqa: E402
 
 # The ports the dissector decodes without Decode As, and the role calcd
 # serves on each in every recording.
