@@ -108,13 +108,14 @@ def text(out):
     """tshark's text output in one form: 4.6 starts a frame's line with
     "Frame N: Packet, " and prints relative times in the largest fitting
     unit ("96.442 microseconds"; 4.0: "0.000096442 seconds"); table lines
-    of -z statistics are padded differently (blanks collapsed here)."""
+    of -z statistics are padded differently (blanks collapsed, none
+    beside '|')."""
     lines = []
     for line in out.split("\n"):
         line = _FRAME.sub(r"Frame \1: ", line)
         line = _RELTIME.sub(_seconds, line)
         if line.startswith("|"):
-            line = re.sub(" +", " ", line)
+            line = re.sub(r" *\| *", "|", re.sub(" +", " ", line))
         lines.append(line)
     return "\n".join(lines)
 
