@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import CALC, need
+from conftest import CALC, need, udp_server
 
 TAGGED = re.compile(rb"^(.*) #(\d{1,9})$", re.S)
 PWNED = b"\x1b]0;PWNED\x07\x1b[2J225\x00\xff"
@@ -222,39 +222,18 @@ def test_reply_before_its_request_was_sent(fake):
 
 # ---- UDP ------------------------------------------------------------------
 
-def udp_server(reply_of):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve():
-        s.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                data, peer = s.recvfrom(65536)
-            except socket.timeout:
-                continue
-            expr, tag = split_tag(data.rstrip(b" "))
-            s.sendto(reply_of(expr, tag), peer)
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    return s, stop, t
-
-
 @pytest.mark.parametrize("reply_of,why", [
     (lambda e, t: PWNED + b" #" + t, r"\x1b]0;PWNED"),
     (lambda e, t: b"8+1 #" + t, "8+1"),
     (lambda e, t: b"9" * 5000, "longer than any calc reply"),
 ], ids=["escapes", "expression", "too-long"])
 def test_udp_reply_outside_the_grammar(reply_of, why):
-    s, stop, t = udp_server(reply_of)
-    try:
-        r = run(["--udp", "-s", "127.0.0.1:%d" % s.getsockname()[1],
-                 "15*15"])
-    finally:
-        stop.set()
-        t.join(2)
-        s.close()
+    def reply(s, data, peer):
+        expr, tag = split_tag(data.rstrip(b" "))
+        s.sendto(reply_of(expr, tag), peer)
+
+    with udp_server(reply) as port:
+        r = run(["--udp", "-s", f"127.0.0.1:{port}", "15*15"])
     assert_protocol_error(r, why)
 
 
