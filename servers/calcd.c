@@ -22,9 +22,7 @@
 #include "calcd.h"
 #include "calcd_log.h"
 
-#ifndef CALCD_VERSION
-#define CALCD_VERSION "0.0.0"
-#endif
+#include "calc_version.h"
 
 #define CALCD_PORT_TRIES 32  /* --port 0: attempts to find one free port
                                 for UDP and TCP on every address */
@@ -192,7 +190,7 @@ static int parse_options(int argc, char **argv, calcd_opts *o) {
       break;
     case 'v': o->verbose = 1; break;
     case 'h': usage(stdout); return -1;
-    case 'V': printf("calcd %s\n", CALCD_VERSION); return -1;
+    case 'V': printf("calcd %s\n", CALC_VERSION); return -1;
     default: usage(stderr); return CALCD_EXIT_USAGE;
     }
   }
@@ -358,7 +356,7 @@ static void log_startup(const calcd_opts *o, const calcd *s) {
   calcd_log("version %s, role %s, port %d udp+tcp on %s, max-conn %u, "
             "max-conn-per-addr %u, idle-timeout %.3g s, request-timeout "
             "%.3g s, max-request %zu bytes, pid %ld",
-            CALCD_VERSION, calc_role_name(o->role), o->port, addrs,
+            CALC_VERSION, calc_role_name(o->role), o->port, addrs,
             o->max_conn, o->max_per_addr, (double)o->idle_ms / 1000.0,
             (double)o->request_ms / 1000.0, calc_ctx_limits(s->ctx)->max_len,
             (long)getpid());

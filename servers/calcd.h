@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "calc_exit.h"
 #include "calc_proto.h"
 #include "calcd_addr.h"
 #include "calcd_loop.h"
@@ -29,12 +30,10 @@
 
 /* Limits and buffers (docs/PROTOCOL.md, "Limits").  A request (framing
  * removed) is at most calc_ctx_limits()->max_len bytes, CALC_MAX_REQUEST_LEN
- * by default; everything else is sized from that. */
-#define CALCD_LINE_MAX (CALC_MAX_REQUEST_LEN + 1) /* bytes before LF: a
-                                                     request and its CR */
-#define CALCD_IN_CAP   (2 * (CALCD_LINE_MAX + 1)) /* per-connection input:
-                                                     a whole line always fits
-                                                     beside a partial one */
+ * by default, and a TCP line CALC_REQUEST_LINE_MAX bytes before its LF
+ * (lib's length rule); everything else is sized from that. */
+/* per-connection input: a whole line always fits beside a partial one */
+#define CALCD_IN_CAP   (2 * (CALC_REQUEST_LINE_MAX + 1))
 #define CALCD_OUT_CAP  (16 * 1024)  /* per-connection output: when it cannot
                                        take one more reply, reading stops */
 #define CALCD_SNDBUF   (64 * 1024)  /* SO_SNDBUF of a connection (the kernel
@@ -43,7 +42,7 @@
                                        that does not read */
 #define CALCD_UDP_BATCH 64          /* datagrams per recvmmsg/sendmmsg */
 #define CALCD_UDP_STOP_ROUNDS 32    /* stopping: batches still read */
-#define CALCD_UDP_BUF  (CALC_MAX_REQUEST_LEN + 2) /* request and CR LF; a
+#define CALCD_UDP_BUF  CALC_REQUEST_DATAGRAM_MAX /* request and CR LF; a
                                        longer datagram is truncated, which
                                        recvmmsg flags (MSG_TRUNC) */
 #define CALCD_ACCEPT_ROUNDS 64      /* accepts per readiness event */
@@ -63,11 +62,16 @@
 
 _Static_assert(CALCD_OUT_CAP >= 2 * (CALC_ANSWER_MAX + 1),
                "output buffer must hold two replies");
-_Static_assert(CALCD_IN_CAP > 2 * CALCD_LINE_MAX, "input buffer too small");
+_Static_assert(CALCD_IN_CAP > 2 * CALC_REQUEST_LINE_MAX,
+               "input buffer too small");
 _Static_assert(CALCD_STOP_COMPUTE_MS < CALCD_STOP_MS, "stop phases");
 
-/* Exit codes (calcd --help, docs/PROTOCOL.md). */
-enum { CALCD_EXIT_OK = 0, CALCD_EXIT_FAIL = 1, CALCD_EXIT_USAGE = 2 };
+/* Exit codes (calcd --help, docs/PROTOCOL.md): lib's table. */
+enum {
+  CALCD_EXIT_OK = CALC_EXIT_OK,
+  CALCD_EXIT_FAIL = CALC_EXIT_ERROR,
+  CALCD_EXIT_USAGE = CALC_EXIT_USAGE
+};
 
 typedef struct calcd_opts {
   calc_role role;

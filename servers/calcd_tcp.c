@@ -12,12 +12,11 @@
  * by TCP instead of growing our memory, and the kernel's share is capped
  * by SO_SNDBUF (CALCD_SNDBUF).
  *
- * Framing: a connection that has never sent LF is "legacy" (the original
- * client sent bare expressions, one per write): its bytes become a request
- * once they have been quiet for CALC_LEGACY_QUIET_MS, or
- * CALC_LEGACY_INCOMPLETE_MS while they parse as an unfinished expression,
- * and its replies carry no newline.  The first LF switches the connection to
- * line mode for good.
+ * Framing is lib's calc_frame (lines; "legacy" bytes of a connection that
+ * has never sent LF, taken as a request by quiet time; over-long cuts):
+ * this file feeds it the bytes and their times, and wakes the connection
+ * when calc_frame_due() says held legacy bytes become a request.  Legacy
+ * replies carry no newline.
  *
  * Timers: idle (no complete request for --idle-timeout), request (a request
  * begun --request-timeout ago is still not complete), drain (after a
@@ -37,18 +36,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "calc_frame.h"
 #include "calcd.h"
 #include "calcd_log.h"
 
 enum {
-  C_LINE = 1u << 0,     /* has sent LF: line mode */
-  C_EOF = 1u << 1,      /* nothing more to read (client EOF, or stop) */
-  C_CLOSING = 1u << 2,  /* a closing error was queued: flush, then drain */
-  C_DRAINING = 1u << 3, /* write side shut: discard input until EOF */
-  C_DUE = 1u << 4,      /* legacy bytes form a request: answer when room */
-  C_STOPPING = 1u << 5, /* server stopping: read only stop_budget bytes */
-  C_REJECT = 1u << 6,   /* refused at a connection limit (no buffers) */
-  C_DEAD = 1u << 7,
+  C_EOF = 1u << 0,      /* nothing more to read (client EOF, or stop) */
+  C_CLOSING = 1u << 1,  /* a closing error was queued: flush, then drain */
+  C_DRAINING = 1u << 2, /* write side shut: discard input until EOF */
+  C_STOPPING = 1u << 3, /* server stopping: read only stop_budget bytes */
+  C_REJECT = 1u << 4,   /* refused at a connection limit (no buffers) */
+  C_DEAD = 1u << 5,
 };
 
 struct calcd_conn {
@@ -58,7 +56,7 @@ struct calcd_conn {
   calcd_timer legacy;   /* in the quiet or the incomplete queue */
   calcd_timer req;      /* in the request queue: a request is begun */
   unsigned flags;
-  uint64_t last_in;     /* ms: last byte of a legacy request */
+  calc_frame fr;        /* the framer of the input */
   size_t stop_budget;   /* stopping: bytes the kernel held at the stop */
   size_t in_len, out_off, out_len;
   calcd_conn *prev, *next; /* the list of open connections */
@@ -175,10 +173,12 @@ static int out_room(conn *c) {
   return CALCD_OUT_CAP - c->out_len >= CALC_ANSWER_MAX + 1;
 }
 
+static int is_line(const conn *c) { return calc_frame_is_line(&c->fr); }
+
 static void log_reply(calcd *s, const conn *c, const char *req, size_t n,
                       const char *rep, size_t m) {
   if (s->o->verbose)
-    calcd_log_request(c->flags & C_LINE ? "tcp" : "tcp-legacy",
+    calcd_log_request(is_line(c) ? "tcp" : "tcp-legacy",
                       (const struct sockaddr *)&c->peer, req, n, rep, m);
 }
 
@@ -199,13 +199,13 @@ static void answer(calcd *s, conn *c, const char *req, size_t n) {
   s->st.n[CALCD_ST_TCP_REQUESTS]++;
   if (kind != CALC_OK) s->st.n[CALCD_ST_TCP_ERRORS]++;
   log_reply(s, c, req, n, o, m);
-  if (c->flags & C_LINE) o[m++] = '\n';
+  if (is_line(c)) o[m++] = '\n';
   c->out_len += m;
   calcd_timer_arm(s->tcp.idle, &c->life, s->loop.now);
 }
 
 /* Queue the too-long error for the request starting at req (n bytes of it
- * held) and stop serving the connection. */
+ * held) and stop serving the connection (what follows is not read). */
 static void too_long(calcd *s, conn *c, const char *req, size_t n) {
   char *o = c->out + c->out_len;
   size_t m = calcd_too_long(s, o, CALC_ANSWER_MAX);
@@ -213,7 +213,7 @@ static void too_long(calcd *s, conn *c, const char *req, size_t n) {
   s->st.n[CALCD_ST_TCP_ERRORS]++;
   s->st.n[CALCD_ST_TCP_TOO_LONG]++;
   log_reply(s, c, req, n, o, m);
-  if (c->flags & C_LINE) o[m++] = '\n';
+  if (is_line(c)) o[m++] = '\n';
   c->out_len += m;
   c->in_len = 0;
   c->flags |= C_CLOSING;
@@ -224,76 +224,49 @@ static void too_long(calcd *s, conn *c, const char *req, size_t n) {
 /* What serve() stopped for. */
 enum { SERVED_ALL, SERVED_ROOM, SERVED_TURN };
 
-/* Answer the complete requests in the input, in order, while the output
- * has room and the turn lasts. */
+/* Answer the requests the framer finds in the input, in order, while the
+ * output has room and the turn lasts (at least one per call). */
 static int serve(calcd *s, conn *c) {
-  size_t max = calc_ctx_limits(s->ctx)->max_len;
   size_t pos = 0;
-  int why = SERVED_ALL;
-  char *lf;
-  while (!(c->flags & C_CLOSING) &&
-         (lf = memchr(c->in + pos, '\n', c->in_len - pos)) != NULL) {
+  int why = SERVED_ALL, any = 0;
+  calc_frame_msg m;
+  while (!(c->flags & C_CLOSING) && pos < c->in_len) {
     if (!out_room(c)) {
       why = SERVED_ROOM;
       break;
     }
-    if (pos && calcd_turn_over(&s->loop)) {
+    if (any && calcd_turn_over(&s->loop)) {
       why = SERVED_TURN;
       break;
     }
-    if (!(c->flags & C_LINE)) { /* the first LF: line mode for good */
-      c->flags = (c->flags | C_LINE) & ~C_DUE;
-      calcd_timer_stop(&c->legacy);
-    }
-    const char *line = c->in + pos;
-    size_t len = (size_t)(lf - line);
-    size_t n = calc_strip_eol(line, len);
-    pos += len + 1;
-    if (len > CALCD_LINE_MAX || n > max) {
-      too_long(s, c, line, len);
+    const char *msg = c->in + pos;
+    if (calc_frame_next(&c->fr, s->ctx, msg, c->in_len - pos, s->loop.now,
+                        &m) == CALC_FRAME_NONE)
+      break;
+    any = 1;
+    pos += m.end;
+    calcd_timer_stop(&c->req); /* a request is complete */
+    if (is_line(c)) calcd_timer_stop(&c->legacy);
+    switch (m.kind) {
+    case CALC_FRAME_FINAL:
+      if (c->flags & C_STOPPING) break; /* a line not fully received */
+      /* fall through */
+    case CALC_FRAME_LINE:
+    case CALC_FRAME_LEGACY:
+      answer(s, c, msg, m.len);
+      break;
+    case CALC_FRAME_TOO_LONG:
+      too_long(s, c, msg, m.len);
       return SERVED_ALL;
+    default: /* CALC_FRAME_EMPTY gets no reply; REST is never reached */
+      break;
     }
-    if (n > 0) answer(s, c, line, n); /* an empty line gets no reply */
   }
   if (pos > 0) {
     memmove(c->in, c->in + pos, c->in_len - pos);
     c->in_len -= pos;
   }
-  if (why != SERVED_ALL || (c->flags & C_CLOSING) || c->in_len == 0)
-    return why;
-
-  /* What is left has no LF. */
-  if (c->in_len > CALCD_LINE_MAX) {
-    if (!out_room(c)) return SERVED_ROOM;
-    too_long(s, c, c->in, c->in_len);
-    return SERVED_ALL;
-  }
-  int final = (c->flags & C_EOF) != 0;
-  if (c->flags & C_LINE) {
-    if (!final) return SERVED_ALL;
-    if (c->flags & C_STOPPING) { /* a line not fully received */
-      c->in_len = 0;
-      calcd_timer_stop(&c->req);
-      return SERVED_ALL;
-    }
-  } else if (!final && !(c->flags & C_DUE)) {
-    return SERVED_ALL;
-  }
-  /* A legacy request, or the unterminated last line before the client's
-   * EOF. */
-  if (!out_room(c)) return SERVED_ROOM;
-  if (pos && calcd_turn_over(&s->loop)) return SERVED_TURN;
-  size_t n = calc_strip_eol(c->in, c->in_len);
-  if (n > max) {
-    too_long(s, c, c->in, n);
-    return SERVED_ALL;
-  }
-  if (n > 0) answer(s, c, c->in, n);
-  c->in_len = 0;
-  c->flags &= ~C_DUE;
-  calcd_timer_stop(&c->legacy);
-  calcd_timer_stop(&c->req);
-  return SERVED_ALL;
+  return why;
 }
 
 /* Send all queued replies at once.  Returns -1 when the connection died. */
@@ -325,23 +298,16 @@ static void set_interest(calcd *s, conn *c) {
   calcd_io_set(&s->loop, &c->io, ev);
 }
 
-/* New bytes at c->in[from..in_len): restart the legacy quiet time, and
- * time the request they begin (--request-timeout). */
-static void got_bytes(calcd *s, conn *c, size_t from) {
-  const char *p = c->in + from;
-  size_t n = c->in_len - from;
-  const char *lf = memrchr(p, '\n', n);
-  if (lf) { /* a request ends here: a new one may begin after it */
-    calcd_timer_stop(&c->req);
-    if (lf + 1 < p + n) calcd_timer_arm(s->tcp.request, &c->req, s->loop.now);
-  } else if (!c->req.next) {
-    calcd_timer_arm(s->tcp.request, &c->req, s->loop.now);
-  }
-  if (!lf && !(c->flags & C_LINE)) {
-    c->last_in = s->loop.now;
-    c->flags &= ~C_DUE;
-    calcd_timer_arm(s->tcp.quiet, &c->legacy, s->loop.now);
-  }
+/* n new bytes: the framer's clock, and a legacy request's quiet time. */
+static void got_bytes(calcd *s, conn *c, size_t n) {
+  calc_frame_fed(&c->fr, n, s->loop.now);
+  if (!is_line(c)) calcd_timer_arm(s->tcp.quiet, &c->legacy, s->loop.now);
+}
+
+/* No more bytes will be read. */
+static void got_eof(conn *c) {
+  c->flags |= C_EOF;
+  calc_frame_eof(&c->fr);
 }
 
 /* One recv.  Returns the bytes read, or -1 when the connection died. */
@@ -350,17 +316,16 @@ static int read_some(calcd *s, conn *c) {
   if ((c->flags & C_STOPPING) && room > c->stop_budget) room = c->stop_budget;
   ssize_t n = recv(c->io.fd, c->in + c->in_len, room, 0);
   if (n > 0) {
-    size_t from = c->in_len;
     c->in_len += (size_t)n;
+    got_bytes(s, c, (size_t)n);
     if (c->flags & C_STOPPING) {
       c->stop_budget -= (size_t)n;
-      if (c->stop_budget == 0) c->flags |= C_EOF;
+      if (c->stop_budget == 0) got_eof(c);
     }
-    got_bytes(s, c, from);
     return (int)n;
   }
   if (n == 0) {
-    c->flags |= C_EOF;
+    got_eof(c);
     return 0;
   }
   if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
@@ -385,7 +350,18 @@ static int conn_turn(calcd_loop *L, calcd_task *t) {
     why = serve(s, c);
     if (flush(s, c) < 0) return 0;
   }
-  if (why == SERVED_ALL) c->task.heavy = 0;
+  if (why == SERVED_ALL) {
+    c->task.heavy = 0;
+    /* Bytes held that are no request yet: time the request they begin,
+     * and wake when the framer says legacy bytes become one. */
+    if (c->in_len && !(c->flags & C_CLOSING)) {
+      if (!c->req.next)
+        calcd_timer_arm(s->tcp.request, &c->req, L->now);
+      uint64_t due = calc_frame_due(&c->fr, c->in_len);
+      if (due != UINT64_MAX && due > L->now && !c->legacy.next)
+        calcd_timer_arm(s->tcp.incomplete, &c->legacy, c->fr.last_in);
+    }
+  }
   if (c->out_off == c->out_len) {
     if (c->flags & C_CLOSING) {
       start_drain(s, c);
@@ -420,28 +396,11 @@ static void conn_event(calcd_loop *L, calcd_io *io, uint32_t events) {
   calcd_task_wake(L, &c->task);
 }
 
-/* Legacy bytes quiet for CALC_LEGACY_QUIET_MS: a request, unless they are
- * an unfinished expression (the parser ran out of input: its error is at
- * the end), which may wait until CALC_LEGACY_INCOMPLETE_MS. */
-static void quiet_expired(calcd_loop *L, calcd_timer *t) {
-  calcd *s = CALCD_OF(L);
-  conn *c = CONN_OF(t, legacy);
-  calc_request rq;
-  calc_request_split(c->in, calc_strip_eol(c->in, c->in_len), &rq);
-  if (calc_parse(s->ctx, rq.expr, rq.expr_len) == CALC_E_SYNTAX &&
-      calc_errpos(s->ctx) == rq.expr_len + 1 &&
-      L->now < c->last_in + CALC_LEGACY_INCOMPLETE_MS) {
-    calcd_timer_arm(s->tcp.incomplete, &c->legacy, c->last_in);
-    return;
-  }
-  c->flags |= C_DUE;
-  calcd_task_wake(L, &c->task);
-}
-
-static void incomplete_expired(calcd_loop *L, calcd_timer *t) {
-  conn *c = CONN_OF(t, legacy);
-  c->flags |= C_DUE;
-  calcd_task_wake(L, &c->task);
+/* Held legacy bytes may have become a request (the framer decides:
+ * quiet for CALC_LEGACY_QUIET_MS, or CALC_LEGACY_INCOMPLETE_MS while they
+ * are an unfinished expression). */
+static void legacy_expired(calcd_loop *L, calcd_timer *t) {
+  calcd_task_wake(L, &CONN_OF(t, legacy)->task);
 }
 
 /* No complete request for --idle-timeout: close without a word. */
@@ -529,6 +488,8 @@ static int serve_new(calcd *s, int fd, const struct sockaddr_storage *peer) {
   c->io.fd = fd;
   c->io.fn = conn_event;
   c->task.fn = conn_turn;
+  calc_frame_init(&c->fr, CALC_FRAME_REQUESTS);
+  calc_frame_set_max(&c->fr, calc_ctx_limits(s->ctx)->max_len);
   int one = 1, sndbuf = CALCD_SNDBUF; /* replies are batched per turn */
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
@@ -617,7 +578,7 @@ static void stop_conn(calcd *s, conn *c) {
   if (ioctl(c->io.fd, FIONREAD, &avail) < 0 || avail < 0) avail = 0;
   c->flags |= C_STOPPING;
   c->stop_budget = (size_t)avail;
-  if (avail == 0) c->flags |= C_EOF;
+  if (avail == 0) got_eof(c);
   calcd_timer_stop(&c->req);
   calcd_task_wake(&s->loop, &c->task);
 }
@@ -654,9 +615,8 @@ int calcd_tcp_init(calcd *s) {
   T->idle = calcd_tq_new(L, s->o->idle_ms, idle_expired);
   T->request = calcd_tq_new(L, s->o->request_ms, request_expired);
   T->drain = calcd_tq_new(L, CALCD_DRAIN_MS, drain_expired);
-  T->quiet = calcd_tq_new(L, CALC_LEGACY_QUIET_MS, quiet_expired);
-  T->incomplete =
-      calcd_tq_new(L, CALC_LEGACY_INCOMPLETE_MS, incomplete_expired);
+  T->quiet = calcd_tq_new(L, CALC_LEGACY_QUIET_MS, legacy_expired);
+  T->incomplete = calcd_tq_new(L, CALC_LEGACY_INCOMPLETE_MS, legacy_expired);
   if (!T->idle || !T->request || !T->drain || !T->quiet || !T->incomplete)
     return -1;
   return calcd_loop_hook(L, &hooks);
