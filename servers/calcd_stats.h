@@ -15,6 +15,7 @@
   X(UDP_REPLIES,      "udp", "replies")                                     \
   X(UDP_ERRORS,       "udp", "errors")        /* ERR replies */             \
   X(UDP_DROPPED,      "udp", "dropped")       /* send buffer full */        \
+  X(UDP_SHED,         "udp", "shed")          /* a flood's, unanswered */   \
   X(UDP_STOP_BUSY,    "udp", "stop-busy")     /* refused: stopping */       \
   X(TCP_CONNS,        "tcp", "connections")   /* served */                  \
   X(TCP_REQUESTS,     "tcp", "requests")                                    \

@@ -10,7 +10,7 @@ Each calcd measured (this build's, and with --before-rev or --before the
 one to compare with, built from that git revision) goes through:
 
   fairness   an unrelated client's `15*15`, one request at a time, paced at
-             200/s (calc-bench -c 1 -d 1 -R 200: latency from each
+             50/s (calc-bench -c 1 -d 1 -R 50: latency from each
              request's scheduled time), over TCP and over UDP, alone and
              then while 4 TCP clients pipeline `3**41000 % 7**20000 %
              10**4290` (16 in flight each) and one UDP socket floods the
@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 HEAVY = "3**41000 % 7**20000 % 10**4290"
 STOP_REQ = "3**41000 %% 7**20000 %% 10**9 #%d"
 STOP_CONNS, STOP_PER_CONN = 10, 1000
-PROBE_RATE = 200
+PROBE_RATE = 50
 
 
 class Calcd:

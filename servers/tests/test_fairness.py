@@ -115,3 +115,45 @@ def test_heavy_clients_share_the_server(calcd):
     assert min(counts) < BATCH and max(counts) < BATCH, counts
     for s in socks:
         s.close()
+
+
+def test_cheap_datagram_overtakes_a_flood_on_the_same_socket(calcd):
+    # The pool of held datagrams is served by sender in turn: one sender's
+    # hundred heavy datagrams do not hold up another sender's cheap one.
+    flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    cheap = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    n = 100
+    for i in range(n):
+        flood.sendto(HEAVY + b" #%d" % i, ("127.0.0.1", calcd.port))
+    cheap.sendto(b"15*15 #1", ("127.0.0.1", calcd.port))
+    cheap.settimeout(20)
+    assert cheap.recv(100) == b"225 #1"
+    got = []
+    flood.setblocking(False)
+    try:
+        while True:
+            got.append(flood.recv(100))
+    except BlockingIOError:
+        pass
+    assert len(got) < n // 2, len(got)
+    flood.settimeout(20)
+    while len(got) < n:
+        got.append(flood.recv(100))
+    assert sorted(got) == sorted(HEAVY_REPLY + b" #%d" % i for i in range(n))
+    flood.close()
+    cheap.close()
+
+
+def test_a_burst_from_one_sender_is_all_answered(calcd):
+    # Up to the pool (CALCD_UDP_POOL, 256) a burst is no flood: nothing of
+    # it is dropped.
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    n = 200
+    for i in range(n):
+        u.sendto(b"%d+1 #%d" % (i, i), ("127.0.0.1", calcd.port))
+    u.settimeout(5)
+    got = sorted(u.recv(100) for _ in range(n))
+    assert got == sorted(b"%d #%d" % (i + 1, i) for i in range(n))
+    u.close()

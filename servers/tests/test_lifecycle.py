@@ -152,7 +152,7 @@ def test_counters_on_sigusr1_and_at_exit(calcd_factory):
         time.sleep(0.02)
     udp, tcp = _stats_lines(s.log)
     assert udp == ("calcd: stats udp: requests 2, replies 2, errors 1, "
-                   "dropped 0, stop-busy 0\n")
+                   "dropped 0, shed 0, stop-busy 0\n")
     assert tcp == ("calcd: stats tcp: connections 1, requests 3, replies 4, "
                    "errors 1, stop-busy 0, refused-max-conn 1, "
                    "refused-per-addr 0, over-long 0, idle-timeouts 0, "
