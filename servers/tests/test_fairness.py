@@ -45,6 +45,26 @@ class Reader(threading.Thread):
             return self.count
 
 
+def arrived(u):
+    """The datagrams already waiting on u."""
+    got = []
+    u.setblocking(False)
+    try:
+        while True:
+            got.append(u.recv(100))
+    except BlockingIOError:
+        pass
+    return got
+
+
+def assert_all_replies(u, got, n):
+    """The rest of the n tagged heavy replies arrive; all are right."""
+    u.settimeout(20)
+    while len(got) < n:
+        got.append(u.recv(100))
+    assert sorted(got) == sorted(HEAVY_REPLY + b" #%d" % i for i in range(n))
+
+
 def test_cheap_request_overtakes_a_pipelined_batch(calcd):
     heavy = calcd.tcp()
     cheap = calcd.tcp()
@@ -79,18 +99,9 @@ def test_cheap_request_overtakes_a_udp_batch(calcd):
     first = flood.recv(100)
     cheap.sendall(b"15*15\n")
     assert recv_lines(cheap, 1, timeout=20) == b"225\n"
-    got = [first]
-    flood.setblocking(False)
-    try:
-        while True:
-            got.append(flood.recv(100))
-    except BlockingIOError:
-        pass
+    got = [first] + arrived(flood)
     assert len(got) < n, "the cheap request waited for the whole batch"
-    flood.settimeout(20)
-    while len(got) < n:
-        got.append(flood.recv(100))
-    assert sorted(got) == sorted(HEAVY_REPLY + b" #%d" % i for i in range(n))
+    assert_all_replies(flood, got, n)
     flood.close()
     cheap.close()
 
@@ -129,18 +140,9 @@ def test_cheap_datagram_overtakes_a_flood_on_the_same_socket(calcd):
     cheap.sendto(b"15*15 #1", ("127.0.0.1", calcd.port))
     cheap.settimeout(20)
     assert cheap.recv(100) == b"225 #1"
-    got = []
-    flood.setblocking(False)
-    try:
-        while True:
-            got.append(flood.recv(100))
-    except BlockingIOError:
-        pass
+    got = arrived(flood)
     assert len(got) < n // 2, len(got)
-    flood.settimeout(20)
-    while len(got) < n:
-        got.append(flood.recv(100))
-    assert sorted(got) == sorted(HEAVY_REPLY + b" #%d" % i for i in range(n))
+    assert_all_replies(flood, got, n)
     flood.close()
     cheap.close()
 
