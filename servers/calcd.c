@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "calcd.h"
+#include "calcd_proxy.h"
 
 #ifndef CALCD_VERSION
 #define CALCD_VERSION "0.0.0"
@@ -29,7 +30,6 @@
 #define CALCD_PORT_TRIES 32  /* --port 0: attempts to find one free port
                                 for UDP and TCP on every address */
 #define CALCD_FD_SPARE   32  /* descriptors beyond connections and sockets */
-#define CALCD_ADDR_STR   64  /* "[v6addr]:port" */
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -45,6 +45,10 @@ static void usage(FILE *f) {
     "                         'ERR busy' and closed (default %u)\n"
     "      --idle-timeout S   close a TCP connection silent for S seconds\n"
     "                         (default %u; fractions allowed)\n"
+    "      --proxy-protocol FROM  TCP connections from these networks (e.g.\n"
+    "                         127.0.0.0/8,::1/128: the load balancers) must\n"
+    "                         start with a PROXY v1/v2 header naming the\n"
+    "                         client; a header from anyone else is refused\n"
     "  -v, --verbose          log every request on stderr\n"
     "  -h, --help             this text\n"
     "  -V, --version          print the version\n"
@@ -70,9 +74,8 @@ void calcd_log(const char *fmt, ...) {
   (void)!write(STDERR_FILENO, line, k); /* one write: one whole line */
 }
 
-/* "127.0.0.1:4000" or "[::1]:4000" (port omitted when with_port is 0). */
-static void addr_str(const struct sockaddr *sa, int with_port, char *buf,
-                     size_t cap) {
+void calcd_addr_str(const struct sockaddr *sa, int with_port, char *buf,
+                    size_t cap) {
   char host[INET6_ADDRSTRLEN] = "?";
   unsigned port = 0;
   int v6 = sa->sa_family == AF_INET6;
@@ -117,7 +120,7 @@ void calcd_log_request(const char *proto, const struct sockaddr *peer,
                        size_t m) {
   char who[CALCD_ADDR_STR], q[4 * CALCD_LOG_EXPR_MAX + 8],
       r[4 * CALCD_LOG_EXPR_MAX + 8];
-  addr_str(peer, 1, who, sizeof who);
+  calcd_addr_str(peer, 1, who, sizeof who);
   quote(req, n, q, sizeof q);
   quote(reply, m, r, sizeof r);
   calcd_log("%s %s %s -> %s", proto, who, q, r);
@@ -185,13 +188,14 @@ static int parse_uint(const char *txt, unsigned long max, unsigned long *v) {
 /* Parses argv into *o.  Returns -1 to exit 0 (help, version), 0 to run,
  * CALCD_EXIT_USAGE on a usage error. */
 static int parse_options(int argc, char **argv, calcd_opts *o) {
-  enum { OPT_MAX_CONN = 256, OPT_IDLE };
+  enum { OPT_MAX_CONN = 256, OPT_IDLE, OPT_PROXY };
   static const struct option longopts[] = {
     {"role", required_argument, NULL, 'r'},
     {"port", required_argument, NULL, 'p'},
     {"bind", required_argument, NULL, 'b'},
     {"max-conn", required_argument, NULL, OPT_MAX_CONN},
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"proxy-protocol", required_argument, NULL, OPT_PROXY},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -254,6 +258,10 @@ static int parse_options(int argc, char **argv, calcd_opts *o) {
       o->idle_ms = (uint64_t)(sec * 1000.0 + 0.5);
       break;
     }
+    case OPT_PROXY:
+      if (calcd_proxy_option(optarg, &o->proxy_from) < 0)
+        return CALCD_EXIT_USAGE;
+      break;
     case 'v': o->verbose = 1; break;
     case 'h': usage(stdout); return -1;
     case 'V': printf("calcd %s\n", CALCD_VERSION); return -1;
@@ -342,7 +350,7 @@ static int bind_once(calcd *s, int *port) {
     int e = errno;
     if (fds[0] >= 0) close(fds[0]);
     char a[CALCD_ADDR_STR];
-    addr_str((struct sockaddr *)&o->bind[i], 1, a, sizeof a);
+    calcd_addr_str((struct sockaddr *)&o->bind[i], 1, a, sizeof a);
     if (o->bind_default && o->bind[i].ss_family == AF_INET6 &&
         (e == EADDRNOTAVAIL || e == EAFNOSUPPORT)) {
       calcd_log("no IPv6 loopback (%s): serving IPv4 only", strerror(e));
@@ -401,15 +409,20 @@ static void log_startup(const calcd *s) {
   size_t n = 0;
   for (int i = 0; i < s->o.nbind; i++) {
     char a[CALCD_ADDR_STR];
-    addr_str((const struct sockaddr *)&s->o.bind[i], 0, a, sizeof a);
+    calcd_addr_str((const struct sockaddr *)&s->o.bind[i], 0, a, sizeof a);
     n += (size_t)snprintf(addrs + n, sizeof addrs - n, "%s%s", i ? " " : "",
                           a);
   }
+  char proxy[CALC_CIDR_MAX * (CALC_CIDR_TEXT_MAX + 1) + 32] = "";
+  if (s->o.proxy_from.n) {
+    memcpy(proxy, ", proxy-protocol from ", 23);
+    calcd_proxy_describe(&s->o.proxy_from, proxy + 22, sizeof proxy - 22);
+  }
   calcd_log("version %s, role %s, port %d udp+tcp on %s, max-conn %u, "
-            "idle-timeout %.3g s, max-request %zu bytes, pid %ld",
+            "idle-timeout %.3g s, max-request %zu bytes, pid %ld%s",
             CALCD_VERSION, calc_role_name(s->o.role), s->o.port, addrs,
             s->o.max_conn, (double)s->o.idle_ms / 1000.0,
-            calc_ctx_limits(s->ctx)->max_len, (long)getpid());
+            calc_ctx_limits(s->ctx)->max_len, (long)getpid(), proxy);
 }
 
 /* SIGINT/SIGTERM arrive through a signalfd; SIGPIPE is ignored (sends also

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "calc_cidr.h"
 #include "calc_proto.h"
 
 /* Limits and buffers (docs/PROTOCOL.md, "Limits").  A request (framing
@@ -44,6 +45,7 @@
 #define CALCD_DEFAULT_MAX_CONN 4096
 #define CALCD_DEFAULT_IDLE_MS  60000
 #define CALCD_LOG_EXPR_MAX 80       /* -v: request bytes shown per line */
+#define CALCD_ADDR_STR   64         /* "[v6addr]:port" */
 
 _Static_assert(CALCD_OUT_CAP >= 2 * (CALC_ANSWER_MAX + 1),
                "output buffer must hold two replies");
@@ -84,6 +86,7 @@ enum {
   CALCD_TQ_DRAIN,      /* closing: waiting for the client's EOF */
   CALCD_TQ_QUIET,      /* legacy: CALC_LEGACY_QUIET_MS after last byte */
   CALCD_TQ_INCOMPLETE, /* legacy: CALC_LEGACY_INCOMPLETE_MS after it */
+  CALCD_TQ_PROXY,      /* --proxy-protocol: the header's deadline */
   CALCD_TQ_COUNT_
 };
 
@@ -97,6 +100,7 @@ typedef struct calcd_opts {
   struct sockaddr_storage bind[CALCD_MAX_BINDS];
   socklen_t bind_len[CALCD_MAX_BINDS];
   int bind_default;   /* the loopback pair: a missing ::1 is not fatal */
+  calc_cidr_list proxy_from; /* --proxy-protocol (n == 0: off) */
 } calcd_opts;
 
 typedef struct calcd_udp calcd_udp;
@@ -149,6 +153,9 @@ void calcd_tcp_reap(calcd *s);
 
 /* calcd.c: logging and the framing errors no evaluation produces. */
 void calcd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "127.0.0.1:4000" or "[::1]:4000" (port omitted when with_port is 0). */
+void calcd_addr_str(const struct sockaddr *sa, int with_port, char *buf,
+                    size_t cap);
 /* -v: one line "<proto> <peer> "<request>" -> "<reply>"". */
 void calcd_log_request(const char *proto, const struct sockaddr *peer,
                        const char *req, size_t n, const char *reply,

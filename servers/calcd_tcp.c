@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "calcd.h"
+#include "calcd_proxy.h"
 
 enum {
   C_LINE = 1u << 0,     /* has sent LF: line mode */
@@ -44,13 +45,15 @@ enum {
 typedef struct calcd_conn {
   calcd_io io;          /* first: epoll_data.ptr points here */
   calcd_timer life;     /* in CALCD_TQ_IDLE or CALCD_TQ_DRAIN */
-  calcd_timer legacy;   /* in CALCD_TQ_QUIET or CALCD_TQ_INCOMPLETE */
+  calcd_timer legacy;   /* in CALCD_TQ_QUIET or CALCD_TQ_INCOMPLETE; before
+                           the PROXY header, in CALCD_TQ_PROXY */
   unsigned flags;
+  calcd_proxy_mode proxy; /* the PROXY header phase; OFF once it is over */
   uint64_t last_in;     /* ms: last byte of a legacy request */
   size_t stop_budget;   /* stopping: bytes the kernel held at the stop */
   size_t in_len, out_off, out_len;
   struct calcd_conn *dead_next;
-  struct sockaddr_storage peer; /* for -v */
+  struct sockaddr_storage peer; /* for -v; the client a PROXY header names */
   char *in, *out;       /* NULL for refused connections */
 } conn;
 
@@ -262,7 +265,34 @@ static int read_some(calcd *s, conn *c) {
 
 /* Answer, send, and set what the connection waits for next.  got: bytes
  * just read (restarts a legacy request's quiet time). */
+/* The PROXY header phase (calcd_proxy.h): 1 when it is over and the bytes
+ * after the header are requests, 0 to wait, -1 when the connection was
+ * closed. */
+static int proxy_phase(calcd *s, conn *c, calcd_proxy_final final) {
+  size_t used;
+  if ((c->flags & C_EOF) && final == CALCD_PROXY_MORE) final = CALCD_PROXY_EOF;
+  int r = calcd_proxy_take(c->proxy, c->in, c->in_len, final, s->o.verbose,
+                           s->stopping, &c->peer, &used);
+  if (r < 0) {
+    kill_conn(s, c);
+    return -1;
+  }
+  if (r == 0) {
+    calcd_io_set(s, &c->io, c->in_len < CALCD_IN_CAP ? EPOLLIN : 0);
+    return 0;
+  }
+  memmove(c->in, c->in + used, c->in_len - used);
+  c->in_len -= used;
+  c->proxy = CALCD_PROXY_OFF;
+  calcd_timer_stop(&c->legacy);
+  return 1;
+}
+
 static void pump(calcd *s, conn *c, int got) {
+  if (c->proxy != CALCD_PROXY_OFF) {
+    if (proxy_phase(s, c, CALCD_PROXY_MORE) <= 0) return;
+    got = c->in_len > 0; /* what followed the header was just read */
+  }
   int blocked = serve(s, c);
   if (got > 0 && !(c->flags & (C_LINE | C_EOF | C_CLOSING)) && c->in_len) {
     c->last_in = s->now;
@@ -343,6 +373,11 @@ static void drain_expired(calcd *s, calcd_timer *t) {
   kill_conn(s, CONN_OF(t, life));
 }
 
+static void proxy_expired(calcd *s, calcd_timer *t) {
+  conn *c = CONN_OF(t, legacy);
+  if (proxy_phase(s, c, CALCD_PROXY_TIMEOUT) > 0) pump(s, c, c->in_len > 0);
+}
+
 void calcd_tcp_init(calcd *s) {
   s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   static const struct {
@@ -353,12 +388,14 @@ void calcd_tcp_init(calcd *s) {
     {CALCD_TQ_DRAIN, drain_expired},
     {CALCD_TQ_QUIET, quiet_expired},
     {CALCD_TQ_INCOMPLETE, incomplete_expired},
+    {CALCD_TQ_PROXY, proxy_expired},
   };
   const uint64_t period[CALCD_TQ_COUNT_] = {
     [CALCD_TQ_IDLE] = s->o.idle_ms,
     [CALCD_TQ_DRAIN] = CALCD_DRAIN_MS,
     [CALCD_TQ_QUIET] = CALC_LEGACY_QUIET_MS,
     [CALCD_TQ_INCOMPLETE] = CALC_LEGACY_INCOMPLETE_MS,
+    [CALCD_TQ_PROXY] = CALCD_PROXY_WAIT_MS,
   };
   for (size_t i = 0; i < sizeof tqs / sizeof tqs[0]; i++) {
     s->tq[tqs[i].q].fn = tqs[i].fn;
@@ -416,6 +453,9 @@ static void serve_new(calcd *s, int fd, const struct sockaddr_storage *peer) {
   }
   s->nconn++;
   calcd_timer_arm(s, CALCD_TQ_IDLE, &c->life, s->now);
+  c->proxy = calcd_proxy_mode_for(&s->o.proxy_from, peer);
+  if (c->proxy != CALCD_PROXY_OFF)
+    calcd_timer_arm(s, CALCD_TQ_PROXY, &c->legacy, s->now);
 }
 
 /* Out of descriptors: the pending connection would keep the (level-
