@@ -11,11 +11,9 @@
 
 #include "packet-calc.h"
 
-#ifndef CALC_PLUGIN_VERSION
-#define CALC_PLUGIN_VERSION "0.1.0"
-#endif
+#include "calc_version.h"
 
-WS_DLL_PUBLIC_DEF const gchar plugin_version[] = CALC_PLUGIN_VERSION;
+WS_DLL_PUBLIC_DEF const gchar plugin_version[] = CALC_VERSION;
 WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
 WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
 

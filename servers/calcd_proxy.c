@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "calc_proxy.h"
-#include "calcd.h"
+#include "calcd_log.h"
 #include "calcd_proxy.h"
 
 int calcd_proxy_option(const char *arg, calc_cidr_list *from) {

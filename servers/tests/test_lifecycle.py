@@ -19,8 +19,9 @@ def run(*args):
 def test_help_and_version():
     r = run("--help")
     assert r.returncode == 0 and r.stdout.startswith("usage: calcd")
-    for opt in ("--role", "--port", "--bind", "--max-conn", "--idle-timeout",
-                "--verbose", "Exit status"):
+    for opt in ("--role", "--port", "--bind", "--max-conn",
+                "--max-conn-per-addr", "--idle-timeout", "--request-timeout",
+                "--verbose", "SIGUSR1", "Exit status"):
         assert opt in r.stdout
     r = run("--version")
     assert r.returncode == 0 and r.stdout.startswith("calcd ")
@@ -29,7 +30,8 @@ def test_help_and_version():
 @pytest.mark.parametrize("args", [
     ["--bogus"], ["--role", "sqrt"], ["--port", "65536"], ["--port", "x"],
     ["--bind", "localhost"], ["--max-conn", "0"], ["--idle-timeout", "0"],
-    ["--idle-timeout", "1s"], ["extra"],
+    ["--idle-timeout", "1s"], ["--request-timeout", "0"],
+    ["--request-timeout", ""], ["--max-conn-per-addr", "0"], ["extra"],
 ])
 def test_usage_errors_exit_2(args):
     r = run(*args)
@@ -52,8 +54,8 @@ def test_startup_line(calcd_factory):
     [line] = [l for l in s.log if "version" in l]
     assert line.startswith("calcd: version ")
     assert ", role muldiv, port %d udp+tcp on 127.0.0.1, max-conn 77, " \
-           "idle-timeout 2.5 s, max-request 4096 bytes, pid %d\n" \
-           % (s.port, s.proc.pid) in line
+           "max-conn-per-addr 9, idle-timeout 2.5 s, request-timeout 10 s, " \
+           "max-request 4096 bytes, pid %d\n" % (s.port, s.proc.pid) in line
 
 
 def test_default_binds_are_loopback(calcd):

@@ -224,3 +224,34 @@ def test_bad_option(arg):
 
 def test_startup_line_names_the_trusted(proxied):
     assert "proxy-protocol from 127.0.0.1/32,::1/128" in proxied.log[0]
+
+
+def test_per_address_limit_applies_to_the_real_client(calcd_factory):
+    """--max-conn-per-addr counts the client a header names, not the
+    balancer that all proxied connections come from."""
+    s = calcd_factory("--bind", "127.0.0.2", "--proxy-protocol", "127.0.0.1",
+                      "--max-conn-per-addr", "2", "-v")
+    held = []
+    for i in range(2):  # two connections of client A: at its limit
+        c = connect(s)
+        c.sendall(v2(src=("192.0.2.1", 1000 + i)) + b"1+%d\n" % i)
+        assert c.recv(100) == b"%d\n" % (1 + i)
+        held.append(c)
+    # a third of A is refused, as a direct one would be
+    got = exchange(s, v2(src=("192.0.2.1", 1002)) + b"5+5\n")
+    assert got == b"ERR busy: too many connections from your address (2)\n"
+    wait_log(s, "192.0.2.1: at --max-conn-per-addr 2")
+    # other clients behind the same balancer are not: more than 2 of them
+    for i in range(4):
+        assert exchange(s, v2(src=("192.0.2.%d" % (10 + i), 7)) +
+                        b"2*%d\n" % i) == b"%d\n" % (2 * i)
+    for c in held:
+        c.close()
+    # once A's connections close, A is served again
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        got = exchange(s, v2(src=("192.0.2.1", 1003)) + b"6+6\n")
+        if got == b"12\n" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert got == b"12\n"

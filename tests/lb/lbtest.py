@@ -68,9 +68,10 @@ def wait_tcp(host, port, timeout=START_TIMEOUT):
     return False
 
 
-# calcd's counter line at exit and on SIGUSR1 (docs/PROTOCOL.md, "Running
-# calcd"): "counters <transport>: requests N replies N errors N ...".
-COUNTERS = re.compile(r"counters(?: worker (\d+))? (udp|tcp): (.*)$")
+# calcd's counter lines at exit and on SIGUSR1 (docs/PROTOCOL.md, "Running
+# calcd"): "calcd: stats tcp: connections N, requests N, ..." (and with
+# --threads, one "stats worker K tcp: ..." per worker before the total).
+COUNTERS = re.compile(r"calcd: stats(?: worker (\d+))? (udp|tcp): (.*)$")
 
 
 def parse_counters(log):
