@@ -165,7 +165,7 @@ backend calcd
 """
         cfg = self.tmp / "haproxy.cfg"
         cfg.write_text(self.config)
-        super().__init__("haproxy", ["haproxy", "-db", "-f", str(cfg)],
+        super().__init__("haproxy", [find("haproxy"), "-db", "-f", str(cfg)],
                          str(self.tmp / "haproxy.log"))
 
     def stat(self):
@@ -258,7 +258,8 @@ stream {{
 """
         cfg = self.tmp / "nginx.conf"
         cfg.write_text(self.config)
-        super().__init__("nginx", ["nginx", "-e", str(self.tmp / "error.log"),
+        super().__init__("nginx", [find("nginx"), "-e",
+                                   str(self.tmp / "error.log"),
                                    "-p", str(self.tmp), "-c", str(cfg)],
                          str(self.tmp / "nginx.out"))
 
@@ -499,15 +500,18 @@ class LoadClient:
                     self.wrong_shown))
 
 
-def have(*programs):
-    return all(shutil.which(p) for p in programs)
+def find(program):
+    """The program's path: on PATH, or in /usr/sbin (where Debian puts the
+    balancers, off a normal user's PATH); None when not installed."""
+    return shutil.which(program) or shutil.which(program,
+                                                 path="/usr/sbin:/sbin")
 
 
 def skip_reason(*programs):
     """Why the set-up tests cannot run here, or None."""
     if os.environ.get("CALC_COMPAT_ROOT"):
         return "inside a compatibility root (CALC_COMPAT_ROOT): skipped"
-    missing = [p for p in programs if not shutil.which(p)]
+    missing = [p for p in programs if not find(p)]
     if missing:
         return "not installed: %s (scripts/dev.sh installs it)" % \
             " ".join(missing)
