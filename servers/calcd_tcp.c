@@ -44,6 +44,7 @@
 #include "calcd.h"
 #include "calcd_log.h"
 #include "calcd_proxy.h"
+#include "calcd_workers.h"
 
 enum {
   C_EOF = 1u << 0,      /* nothing more to read (client EOF, or stop) */
@@ -104,6 +105,7 @@ static void kill_conn(calcd *s, conn *c, int how) {
     s->tcp.nreject--;
   } else {
     s->tcp.nconn--;
+    calcd_slot_put(s);
     if (c->flags & C_ADDR)
       calcd_addr_put(&s->addrs, (const struct sockaddr *)&c->peer);
     s->tcp.full_logged = 0;
@@ -603,7 +605,7 @@ static int take_addr(calcd *s, conn *c) {
  * once the header is read. */
 static void admit(calcd *s, int fd, const struct sockaddr_storage *peer) {
   const struct sockaddr *sa = (const struct sockaddr *)peer;
-  if (s->tcp.nconn >= s->o->max_conn) {
+  if (!calcd_slot_take(s)) { /* --max-conn: the process's, all workers */
     if (!s->tcp.full_logged)
       calcd_log("at --max-conn %u: new connections refused until one "
                 "closes", s->o->max_conn);
@@ -613,11 +615,13 @@ static void admit(calcd *s, int fd, const struct sockaddr_storage *peer) {
   }
   calcd_proxy_mode m = calcd_proxy_mode_for(&s->o->proxy_from, peer);
   if (m != CALCD_PROXY_REQUIRE && !addr_admits(s, sa)) {
+    calcd_slot_put(s);
     reject(s, fd, peer, 1);
     return;
   }
   conn *c = serve_new(s, fd, peer);
   if (!c) {
+    calcd_slot_put(s);
     if (m != CALCD_PROXY_REQUIRE) calcd_addr_put(&s->addrs, sa);
     return;
   }
