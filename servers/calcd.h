@@ -44,7 +44,15 @@
                                        the kernel may queue for a client
                                        that does not read */
 #define CALCD_UDP_BATCH 64          /* datagrams per recvmmsg/sendmmsg */
-#define CALCD_UDP_STOP_ROUNDS 32    /* stopping: batches still read */
+#define CALCD_UDP_POOL 256          /* datagrams held per socket, served by
+                                       sender in turn (about the most a
+                                       default socket queue holds) */
+#define CALCD_UDP_READS 4           /* recvmmsg batches per turn, at most */
+#define CALCD_UDP_FLOOD (CALCD_UDP_POOL / 4) /* a sender holding more of a
+                                       full pool is a flood: its newest are
+                                       dropped to let others in (never
+                                       while stopping) */
+#define CALCD_UDP_STOP_ROUNDS 32    /* stopping: reads still made */
 #define CALCD_UDP_BUF  CALC_REQUEST_DATAGRAM_MAX /* request and CR LF; a
                                        longer datagram is truncated, which
                                        recvmmsg flags (MSG_TRUNC) */

@@ -15,15 +15,16 @@
   X(UDP_REPLIES,      "udp", "replies")                                     \
   X(UDP_ERRORS,       "udp", "errors")        /* ERR replies */             \
   X(UDP_DROPPED,      "udp", "dropped")       /* send buffer full */        \
-  X(UDP_STOP_BUSY,    "udp", "stop-busy")     /* ERR busy: stopping */      \
+  X(UDP_SHED,         "udp", "shed")          /* a flood's, unanswered */   \
+  X(UDP_STOP_BUSY,    "udp", "stop-busy")     /* refused: stopping */       \
   X(TCP_CONNS,        "tcp", "connections")   /* served */                  \
   X(TCP_REQUESTS,     "tcp", "requests")                                    \
   X(TCP_REPLIES,      "tcp", "replies")                                     \
   X(TCP_ERRORS,       "tcp", "errors")        /* ERR replies */             \
-  X(TCP_STOP_BUSY,    "tcp", "stop-busy")     /* ERR busy: stopping */      \
+  X(TCP_STOP_BUSY,    "tcp", "stop-busy")     /* refused: stopping */       \
   X(TCP_REFUSED,      "tcp", "refused-max-conn")                            \
   X(TCP_REFUSED_ADDR, "tcp", "refused-per-addr")                            \
-  X(TCP_TOO_LONG,     "tcp", "too-long")                                    \
+  X(TCP_TOO_LONG,     "tcp", "over-long")                                   \
   X(TCP_IDLE,         "tcp", "idle-timeouts")                               \
   X(TCP_REQ_TIMEOUT,  "tcp", "request-timeouts")                            \
   X(TCP_RESETS,       "tcp", "resets")        /* closed unread: RST */   \

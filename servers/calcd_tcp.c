@@ -208,6 +208,7 @@ static void answer(calcd *s, conn *c, const char *req, size_t n) {
                     CALC_ANSWER_MAX, &kind);
   }
   s->st.n[CALCD_ST_TCP_REQUESTS]++;
+  s->st.n[CALCD_ST_TCP_REPLIES]++;
   if (kind != CALC_OK) s->st.n[CALCD_ST_TCP_ERRORS]++;
   log_reply(s, c, req, n, o, m);
   if (is_line(c)) o[m++] = '\n';
@@ -221,6 +222,7 @@ static void too_long(calcd *s, conn *c, const char *req, size_t n) {
   char *o = c->out + c->out_len;
   size_t m = calcd_too_long(s, o, CALC_ANSWER_MAX);
   s->st.n[CALCD_ST_TCP_REQUESTS]++;
+  s->st.n[CALCD_ST_TCP_REPLIES]++;
   s->st.n[CALCD_ST_TCP_ERRORS]++;
   s->st.n[CALCD_ST_TCP_TOO_LONG]++;
   log_reply(s, c, req, n, o, m);
@@ -498,6 +500,7 @@ static void reject(calcd *s, int fd, const struct sockaddr_storage *peer,
   size_t m = per_addr ? calcd_busy_addr(s, msg, CALC_ANSWER_MAX)
                       : calcd_busy_conn(s, msg, CALC_ANSWER_MAX);
   s->st.n[per_addr ? CALCD_ST_TCP_REFUSED_ADDR : CALCD_ST_TCP_REFUSED]++;
+  s->st.n[CALCD_ST_TCP_REPLIES]++;
   if (s->o->verbose)
     calcd_log_request("tcp", (const struct sockaddr *)peer, "", 0, msg, m);
   msg[m++] = '\n';

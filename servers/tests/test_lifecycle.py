@@ -129,3 +129,38 @@ def test_sigpipe_does_not_kill(calcd):
     time.sleep(0.2)
     assert calcd.proc.poll() is None
     assert calcd.udp(b"1+1") == b"2"
+
+
+def _stats_lines(log):
+    return [l for l in log if l.startswith("calcd: stats ")]
+
+
+def test_counters_on_sigusr1_and_at_exit(calcd_factory):
+    s = calcd_factory("--max-conn", "1")
+    assert s.udp(b"15*15") == b"225"
+    assert s.udp(b"1/0") == b"ERR zero-division"
+    assert s.udp(b"", timeout=0.3) is None  # empty: no request, no reply
+    with s.tcp() as c:
+        c.sendall(b"1+1\n2**-1\n)\n")
+        assert recv_lines(c, 3).count(b"\n") == 3
+        with s.tcp() as refused:
+            assert recv_until_eof(refused).startswith(b"ERR busy: ")
+    time.sleep(0.2)
+    s.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 3
+    while len(_stats_lines(s.log)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    udp, tcp = _stats_lines(s.log)
+    assert udp == ("calcd: stats udp: requests 2, replies 2, errors 1, "
+                   "dropped 0, shed 0, stop-busy 0\n")
+    assert tcp == ("calcd: stats tcp: connections 1, requests 3, replies 4, "
+                   "errors 1, stop-busy 0, refused-max-conn 1, "
+                   "refused-per-addr 0, over-long 0, idle-timeouts 0, "
+                   "request-timeouts 0, resets 0\n")
+    assert s.proc.poll() is None  # SIGUSR1 does not stop it
+    assert s.udp(b"2+2") == b"4"
+    assert s.stop() == 0
+    lines = _stats_lines(s.log)
+    assert len(lines) == 4 and lines[2].startswith(
+        "calcd: stats udp: requests 3, replies 3, errors 1,")
+    assert lines[3] == tcp
