@@ -22,6 +22,8 @@ packages=(
   tshark libwireshark-dev wireshark-dev
   python3 python3-pytest
   valgrind util-linux procps iproute2 time
+  haproxy                  # tests/lb: HAProxy in front of three calcd
+  nginx libnginx-mod-stream # tests/lb: nginx stream (TCP and UDP) in front
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
