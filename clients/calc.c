@@ -23,23 +23,18 @@
 #include <editline/readline.h>
 #endif
 
+#include "calc_exit.h"
 #include "calc_net.h"
 #include "calc_proto.h"
 #include "calc_route.h"
+#include "calc_version.h"
 
-#define CALC_VERSION "0.1.0"
 #define CALC_PROMPT "-> "
 #define CALC_HISTORY_FILE ".calc_history" /* in $HOME; CALC_HISTFILE overrides */
 #define CALC_HISTORY_MAX 1000             /* lines kept */
 #define CALC_READ_CHUNK 65536             /* batch mode: bytes per read */
 
-/* Exit codes (calc --help, docs/CLIENTS.md); a run reports the worst. */
-enum {
-  CALC_EXIT_OK = 0,      /* every request answered with a result */
-  CALC_EXIT_ERRREPLY = 1,/* some answer was an error reply */
-  CALC_EXIT_USAGE = 2,   /* bad options or arguments */
-  CALC_EXIT_NET = 3,     /* a server could not be reached or never answered */
-};
+/* Exit codes: lib's table (calc_exit.h); a run reports the worst. */
 
 typedef struct calc_cli {
   calc_net_opts net;
@@ -79,7 +74,8 @@ static void usage(FILE *f) {
     "('calc -2**2') or after '--'.\n"
     "\n"
     "Exit status: 0 every request was answered with a result, 1 some answer\n"
-    "was an error (ERR ...), 2 usage, 3 network (no server, no reply).\n",
+    "was an error (ERR ...), 2 usage, 3 network (no server, no reply) or\n"
+    "protocol (a reply outside the calc protocol, shown escaped).\n",
     CALC_PORT_ALL, CALC_PORT_ALL, CALC_NET_TIMEOUT_MS, CALC_NET_RETRIES);
 }
 
@@ -107,13 +103,11 @@ static int ask(calc_cli *cli, calc_net_msg *m, size_t n) {
   }
   for (size_t i = 0; i < n; i++) m[i].done = 0;
   for (size_t i = 0; i < n; i++) {
-    if (calc_route_eval(cli->route, m[i].req, m[i].req_len, m[i].reply,
-                        &m[i].reply_len) < 0) {
+    if (calc_route_eval(cli->route, &m[i]) < 0) {
       fprintf(stderr, "calc: %s\n", calc_route_error(cli->route));
       raise_status(cli, CALC_EXIT_NET);
       return -1;
     }
-    m[i].done = 1;
   }
   return 0;
 }
@@ -123,8 +117,7 @@ static void print_answers(calc_cli *cli, const calc_net_msg *m, size_t n) {
   for (size_t i = 0; i < n && m[i].done; i++) {
     fwrite(m[i].reply, 1, m[i].reply_len, stdout);
     fputc('\n', stdout);
-    if (m[i].reply_len >= 4 && memcmp(m[i].reply, "ERR ", 4) == 0)
-      raise_status(cli, CALC_EXIT_ERRREPLY);
+    if (m[i].kind != CALC_OK) raise_status(cli, CALC_EXIT_ERROR);
   }
   fflush(stdout);
 }

@@ -11,9 +11,7 @@
 #include "packet-calc.h"
 #include "ws-compat.h"
 
-#ifndef CALC_PLUGIN_VERSION
-#define CALC_PLUGIN_VERSION "0.1.0"
-#endif
+#include "calc_version.h"
 
 static void calc_plugin_register(void)
 {
@@ -25,7 +23,7 @@ static void calc_plugin_register(void)
   tap_register_plugin(&calc_tap);
 }
 
-CALC_WS_PLUGIN(CALC_PLUGIN_VERSION,
+CALC_WS_PLUGIN(CALC_VERSION,
                WS_PLUGIN_DESC_DISSECTOR | WS_PLUGIN_DESC_TAP_LISTENER,
                "Calculator protocol (calc) over UDP and TCP",
                calc_plugin_register)
