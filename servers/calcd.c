@@ -386,13 +386,20 @@ static void stop_server(calcd *s, int sig) {
   calcd_loop_stop(&s->loop, CALCD_STOP_MS);
 }
 
+/* The counters of every loop (one today), summed: one line per transport. */
+static void log_stats(const calcd *loops, int n) {
+  calcd_stats sum = {{0}};
+  for (int i = 0; i < n; i++) calcd_stats_add(&sum, &loops[i].st);
+  calcd_stats_log(&sum, "stats");
+}
+
 static void on_signal(calcd_loop *L, calcd_io *io, uint32_t events) {
   (void)events;
   calcd *s = CALCD_OF(L);
   struct signalfd_siginfo si;
   while (read(io->fd, &si, sizeof si) == (ssize_t)sizeof si) {
     if (si.ssi_signo == SIGUSR1)
-      calcd_stats_log(&s->st, "stats");
+      log_stats(s, 1);
     else
       stop_server(s, (int)si.ssi_signo);
   }
@@ -448,7 +455,7 @@ int main(int argc, char **argv) {
   }
   log_startup(&o, &s);
   r = calcd_loop_run(&s.loop) < 0 ? CALCD_EXIT_FAIL : CALCD_EXIT_OK;
-  calcd_stats_log(&s.st, "stats");
+  log_stats(&s, 1);
   calcd_log("stopped");
   calcd_free(&s);
   return r;
