@@ -180,3 +180,24 @@ def test_garbage_bytes_are_errors_not_failures(calcd):
         lines = recv_lines(s, 4).split(b"\n")
         assert [l[:4] for l in lines[:3]] == [b"ERR "] * 3
         assert lines[3] == b"2"
+
+
+def test_many_idle_connections_cost_little(calcd_factory):
+    # Idle connections hold their two buffers (~24 KiB) and nothing else;
+    # everyone else is served meanwhile.
+    srv = calcd_factory("--max-conn-per-addr", "4096")
+    before = _rss_kib(srv.proc.pid)
+    idle = []
+    try:
+        for _ in range(400):
+            idle.append(srv.tcp())
+        with srv.tcp() as other:
+            other.sendall(b"6*7\n")
+            assert recv_lines(other, 1) == b"42\n"
+        time.sleep(0.2)
+        grown = _rss_kib(srv.proc.pid) - before
+        assert grown / 400 < 32, f"{grown / 400:.1f} KiB per idle connection"
+        assert srv.udp(b"1+1") == b"2"
+    finally:
+        for s in idle:
+            s.close()
