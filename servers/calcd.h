@@ -104,8 +104,8 @@ typedef struct calcd_tcp {
   calcd_conn *dead;   /* closed this iteration, freed after it */
   unsigned nconn;     /* served connections (<= o->max_conn) */
   unsigned nreject;   /* refused connections lingering */
-  int full_logged;    /* the connection limit was logged (until a slot
-                         frees) */
+  int full_logged;    /* the connection limit was logged (until the
+                         connections fall an eighth below it) */
   int spare_fd;       /* held open, given up to refuse a connection when
                          out of descriptors (EMFILE) */
   calcd_tq *idle, *drain, *quiet, *incomplete, *request;

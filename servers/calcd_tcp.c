@@ -97,7 +97,8 @@ static void kill_conn(calcd *s, conn *c, int how) {
   } else {
     s->tcp.nconn--;
     calcd_addr_put(&s->addrs, (const struct sockaddr *)&c->peer);
-    s->tcp.full_logged = 0;
+    if (s->tcp.nconn <= s->o->max_conn - s->o->max_conn / 8)
+      s->tcp.full_logged = 0; /* well below the limit: log the next time */
   }
   s->loop.live--;
   if (c->prev)

@@ -47,10 +47,11 @@ def test_connection_limit(calcd_factory):
     for i, s in enumerate(served):  # at the limit: all served
         s.sendall(b"%d+1\n" % i)
         assert recv_lines(s, 1) == b"%d\n" % (i + 1)
-    with srv.tcp() as extra:  # past it: told, then closed
-        extra.sendall(b"1+1\n")
-        assert recv_until_eof(extra) == \
-            b"ERR busy: server at its connection limit (3)\n"
+    for _ in range(3):  # past it: told, then closed
+        with srv.tcp() as extra:
+            extra.sendall(b"1+1\n")
+            assert recv_until_eof(extra) == \
+                b"ERR busy: server at its connection limit (3)\n"
     served.pop().close()
     time.sleep(0.1)
     with srv.tcp() as again:  # a slot freed: served again
@@ -60,6 +61,9 @@ def test_connection_limit(calcd_factory):
         s.sendall(b"7*7\n")
         assert recv_lines(s, 1) == b"49\n"
         s.close()
+    assert srv.stop() == 0
+    assert sum("at --max-conn 3:" in l for l in srv.log) == 1  # not 3
+    assert "refused-max-conn 3," in "".join(srv.log)
 
 
 def test_connection_limit_fits_the_open_file_limit(calcd_factory):
