@@ -599,8 +599,7 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
       expert_add_info(pinfo, ri_item, &ei_calc_malformed_response);
   }
   if (ri.has_tag) {
-    size_t at = ri.body_len; /* body, then " #<tag>" */
-    if (ri.is_error) at = (size_t)(ri.body - (const char *)p) + ri.body_len;
+    size_t at = ri.text_len; /* the reply, then its tag after a blank */
     if (at < n) at++;
     proto_tree_add_uint(st, hf_calc_tag, tvb, offset + (int)at,
                         (int)(n - at), ri.tag);
@@ -659,11 +658,8 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   /* A verified result is the expected text itself (kept as a hash when
    * long). */
   const char *exp = calc_txn_expected(t);
-  size_t text_len = ri.is_error
-                        ? (size_t)(ri.body - (const char *)p) + ri.body_len
-                        : ri.body_len;
-  if (!exp && calc_verify_is_expected(t, (const char *)p, text_len))
-    exp = wmem_strndup(pinfo->pool, (const char *)p, text_len);
+  if (!exp && calc_verify_is_expected(t, (const char *)p, ri.text_len))
+    exp = wmem_strndup(pinfo->pool, (const char *)p, ri.text_len);
   if (st && exp)
     calc_add_expected(st, tvb, exp,
                       m->verdict == CALC_VERDICT_MATCH && !ri.is_error);
