@@ -34,7 +34,9 @@ static bool calc_port_is_ours(const packet_info *pinfo, uint32_t port)
  * (calcd greets a connection past its limit with ERR busy). */
 static bool calc_starts_as_reply(const uint8_t *p, size_t n)
 {
-  return n >= 4 && memcmp(p, "ERR ", 4) == 0;
+  calc_reply_info ri;
+  calc_reply_parse((const char *)p, n, &ri);
+  return ri.is_error != 0;
 }
 
 /* The conversation's state; on first sight, decide which side serves:

@@ -127,15 +127,11 @@ static void calc_queue_take(calc_queue *q, uint32_t i, bool older)
 
 /* ---- legacy requests (TCP without LF) ---- */
 
-/* Whether n bytes at p end unfinished, as calcd tells: the parser ran out
- * of input (a syntax error just past the end). */
+/* Whether n bytes at p end unfinished, as calcd tells (lib's rule). */
 static bool calc_unfinished(const uint8_t *p, size_t n)
 {
-  calc_request rq;
-  if (!calc_pair_ctx || n > CALC_MAX_REQUEST_LEN) return false;
-  calc_request_split((const char *)p, n, &rq);
-  return calc_parse(calc_pair_ctx, rq.expr, rq.expr_len) == CALC_E_SYNTAX &&
-         calc_errpos(calc_pair_ctx) == rq.expr_len + 1;
+  return calc_pair_ctx &&
+         calc_request_unfinished(calc_pair_ctx, (const char *)p, n);
 }
 
 static void calc_buf_set(uint8_t **buf, uint32_t *len, uint32_t *cap,

@@ -88,38 +88,30 @@ static uint64_t calc_verify_cost(size_t n, size_t len)
 }
 
 /* What a server of every operator answers to the n request bytes at p
- * (CR/LF removed), unbounded: the reply's length without the tag, written
- * to out, and its kind; *bounded gets the kind of the reply within the UDP
- * amplification bound.  A request over the length limit is refused by
- * calcd before calc_answer() sees it, and without its tag; calc_answer()
- * words that refusal alike for any over-long untagged input, such as
- * blanks. */
+ * (CR/LF removed), unbounded: the reply's text without the tag, written
+ * to out, its length and kind; *bounded gets the kind of the reply within
+ * the UDP amplification bound.  A request over the length limit (tag
+ * included) is refused before it is read, without its tag (lib's rule). */
 static size_t calc_expected(const calc_req_view *v, const char *p, size_t n,
                             bool udp, char *out, size_t cap, calc_err *kind,
                             calc_err *bounded)
 {
-  static const char blanks[CALC_MAX_REQUEST_LEN + 1] = {[0 ... CALC_MAX_REQUEST_LEN] = ' '};
   if (v->too_long) {
-    p = blanks;
-    n = sizeof blanks;
+    *kind = *bounded = CALC_E_TOO_LONG;
+    return calc_reply_too_long(out, cap, CALC_MAX_REQUEST_LEN);
   }
-  size_t len = calc_answer(calc_verify_ctx, CALC_ROLE_ALL, p, n, SIZE_MAX,
-                           out, cap, kind);
-  *bounded = *kind;
-  if (udp && !v->too_long && len > calc_udp_bound(n)) {
+  calc_answer_info ai;
+  calc_answer_info_of(calc_verify_ctx, CALC_ROLE_ALL, p, n, SIZE_MAX, out,
+                      cap, &ai);
+  *kind = *bounded = ai.kind;
+  if (udp && ai.len > calc_udp_bound(n)) {
     char small[CALC_ANSWER_MAX + 1];
-    calc_answer(calc_verify_ctx, CALC_ROLE_ALL, p, n, calc_udp_bound(n),
-                small, sizeof small, bounded);
+    calc_answer_info bi;
+    calc_answer_info_of(calc_verify_ctx, CALC_ROLE_ALL, p, n,
+                        calc_udp_bound(n), small, sizeof small, &bi);
+    *bounded = bi.kind;
   }
-  if (!v->too_long && v->rq.has_tag) { /* calc_answer appended " #<tag>" */
-    size_t suffix = 2;
-    for (uint32_t t = v->rq.tag; ; t /= 10) {
-      suffix++;
-      if (t < 10) break;
-    }
-    len = suffix < len ? len - suffix : 0;
-  }
-  return len;
+  return ai.body_len;
 }
 
 /* The operator classes of the request, from the parse calc_answer() just

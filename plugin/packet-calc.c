@@ -31,14 +31,10 @@
 #include <wsutil/utf8_entities.h>
 
 #include "calc-track.h"
+#include "calc_frame.h"
 #include "packet-calc.h"
 #include "ws-compat.h"
 
-/* Most bytes a TCP line may have before its LF (a request of
- * CALC_MAX_REQUEST_LEN bytes and a CR, docs/PROTOCOL.md "Limits"): calcd
- * answers more as an over-long request and closes, and so the dissector
- * stops reassembling there and shows them as that request. */
-#define CALC_LINE_MAX (CALC_MAX_REQUEST_LEN + 1)
 /* Longest datagram or first line the heuristic dissectors consider. */
 #define CALC_HEUR_MAX (CALC_MAX_REQUEST_LEN + 2 + CALC_TAG_MAX_DIGITS + 2)
 /* calc's well-known ports (calc_proto.h), whose earlier owners (ICQ on
@@ -294,7 +290,8 @@ static void calc_view_request(packet_info *pinfo, const uint8_t *p, size_t n,
   if (v->parse_err != CALC_OK) {
     v->parse_msg = wmem_strdup(pinfo->pool, calc_errmsg(calc_view_ctx));
     v->unfinished = v->parse_err == CALC_E_SYNTAX &&
-                    calc_errpos(calc_view_ctx) == v->rq.expr_len + 1;
+                    calc_request_unfinished(calc_view_ctx, (const char *)p,
+                                            n);
   } else {
     v->classes = calc_classes(calc_view_ctx);
     v->ops = calc_ops(calc_view_ctx);
@@ -602,8 +599,7 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
       expert_add_info(pinfo, ri_item, &ei_calc_malformed_response);
   }
   if (ri.has_tag) {
-    size_t at = ri.body_len; /* body, then " #<tag>" */
-    if (ri.is_error) at = (size_t)(ri.body - (const char *)p) + ri.body_len;
+    size_t at = ri.text_len; /* the reply, then its tag after a blank */
     if (at < n) at++;
     proto_tree_add_uint(st, hf_calc_tag, tvb, offset + (int)at,
                         (int)(n - at), ri.tag);
@@ -662,11 +658,8 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   /* A verified result is the expected text itself (kept as a hash when
    * long). */
   const char *exp = calc_txn_expected(t);
-  size_t text_len = ri.is_error
-                        ? (size_t)(ri.body - (const char *)p) + ri.body_len
-                        : ri.body_len;
-  if (!exp && calc_verify_is_expected(t, (const char *)p, text_len))
-    exp = wmem_strndup(pinfo->pool, (const char *)p, text_len);
+  if (!exp && calc_verify_is_expected(t, (const char *)p, ri.text_len))
+    exp = wmem_strndup(pinfo->pool, (const char *)p, ri.text_len);
   if (st && exp)
     calc_add_expected(st, tvb, exp,
                       m->verdict == CALC_VERDICT_MATCH && !ri.is_error);
@@ -907,28 +900,34 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
   /* The first LF makes calcd's legacy bytes, if it still holds some, the
    * start of the first line. */
   w.legacy = w.to_server && d->first_lf == pinfo->num;
+  if (cont) {
+    int end = lf < 0 ? len : lf + 1;
+    dissect_calc_continuation(tvb, pinfo, tree, &w, 0, end);
+    cut_line = lf < 0;
+    offset = end;
+  }
+  /* Lines, as lib's framer cuts them (calcd's rules: the length limit, CR
+   * removed, empty lines, the last bytes at the sender's FIN). */
+  calc_frame fr;
+  calc_frame_init(&fr, w.to_server ? CALC_FRAME_REQUESTS : CALC_FRAME_REPLIES);
+  fr.flags |= CALC_FRAME_F_LINE;
+  if (ti && (ti->flags & TH_FIN) && !cut_frame) calc_frame_eof(&fr);
   while (offset < len) {
-    int eol = tvb_find_uint8(tvb, offset, len - offset, '\n');
-    int end = eol < 0 ? len : eol + 1;
-    if (cont) {
-      dissect_calc_continuation(tvb, pinfo, tree, &w, offset, end - offset);
-      cont = false;
-      cut_line = eol < 0;
-    } else if (eol < 0 && cut_frame) {
+    const char *at = (const char *)raw + offset;
+    size_t left = (size_t)(len - offset);
+    calc_frame_msg m;
+    calc_frame_fed(&fr, left, 0);
+    calc_frame_kind k = calc_frame_next(&fr, NULL, at, left, 0, &m);
+    if (k == CALC_FRAME_NONE && cut_frame) {
       /* The rest of the frame was not captured. */
       w.framing = CALC_FRAMING_PARTIAL;
       w.cut = true;
-      dissect_calc_message(tvb, pinfo, tree, &w, offset, len - offset,
-                           len - offset);
-    } else if (eol < 0 && ti && (ti->flags & TH_FIN)) {
-      /* The sender's last bytes: calcd answers them as a line. */
-      w.framing = CALC_FRAMING_FINAL;
-      dissect_calc_message(tvb, pinfo, tree, &w, offset,
-                           calc_text_len(tvb, offset, len - offset),
-                           len - offset);
-    } else if (eol < 0) {
-      if (calc_desegment && pinfo->can_desegment &&
-          len - offset <= CALC_LINE_MAX) {
+      dissect_calc_message(tvb, pinfo, tree, &w, offset, (int)left,
+                           (int)left);
+      break;
+    }
+    if (k == CALC_FRAME_NONE) {
+      if (calc_desegment && pinfo->can_desegment) {
         pinfo->desegment_offset = offset;
         pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
         if (!PINFO_FD_VISITED(pinfo)) d->boundary = false;
@@ -936,16 +935,29 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
       }
       w.framing = CALC_FRAMING_PARTIAL;
       dissect_calc_message(tvb, pinfo, tree, &w, offset,
-                           calc_text_len(tvb, offset, len - offset),
-                           len - offset);
+                           calc_text_len(tvb, offset, (int)left), (int)left);
       cut_line = true;
-    } else {
-      w.framing = CALC_FRAMING_LINE;
+      break;
+    }
+    if (k == CALC_FRAME_TOO_LONG) {
+      /* Over the limit: calcd refuses it and closes; shown as the one
+       * over-long message up to its LF, or the segment's end. */
+      int eol = tvb_find_uint8(tvb, offset, (int)left, '\n');
+      int end = eol < 0 ? len : eol + 1;
+      w.framing = eol < 0 ? CALC_FRAMING_PARTIAL : CALC_FRAMING_LINE;
       dissect_calc_message(tvb, pinfo, tree, &w, offset,
                            calc_text_len(tvb, offset, end - offset),
                            end - offset);
+      cut_line = eol < 0;
+      offset = end;
+      calc_frame_init(&fr, fr.dir);
+      fr.flags |= CALC_FRAME_F_LINE;
+      continue;
     }
-    offset = end;
+    w.framing = k == CALC_FRAME_FINAL ? CALC_FRAMING_FINAL : CALC_FRAMING_LINE;
+    dissect_calc_message(tvb, pinfo, tree, &w, offset, (int)m.len,
+                         (int)m.end);
+    offset += (int)m.end;
   }
   if (!PINFO_FD_VISITED(pinfo) && !w.resent) {
     d->midline = cut_line;

@@ -468,3 +468,42 @@ def test_service_response_time(tshark, cap, capture):
     assert "Open requests: 1" in out           # 7*7
     assert "Duplicate responses: 1" in out     # the second 6
     assert "Discarded responses: 0" in out
+
+
+# ---- TLS: Decode As on tls.port --------------------------------------------
+
+@PASSES
+def test_tls_decode_as(tshark, tmp_path_factory, two):
+    import os
+    import shutil
+    import tempfile
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "..", "captures")
+    # The key log is named inside an option: stage it where tshark (as
+    # nobody, when run by root) can read it.
+    stage = tempfile.mkdtemp(prefix="calc-tls-test.")
+    try:
+        os.chmod(stage, 0o755)
+        keylog = os.path.join(stage, "tls.keylog")
+        shutil.copy(os.path.join(here, "tls.keylog"), keylog)
+        os.chmod(keylog, 0o644)
+        names = ["calc.expression", "calc.tag", "calc.result",
+                 "calc.error.kind", "calc.response_to", "calc.verified"]
+        rows = tshark.fields(os.path.join(here, "tls.pcapng"), names,
+                             "-o", "tls.keylog_file:" + keylog,
+                             "-d", "tls.port==4443,calc", filt="calc",
+                             two_pass=two)
+        # The frames of captures/record-tls's four requests and replies.
+        assert [r[:4] + [r[5]] for r in rows] == [
+            ["15*15", "", "", "", ""], ["", "", "225", "", "1"],
+            ["2**10", "7", "", "", ""], ["", "7", "1024", "", "1"],
+            ["1/0", "", "", "", ""], ["", "", "", "zero-division", "1"],
+            ["7/2", "", "", "", ""], ["", "", "3.5", "", "1"]]
+        reqs = [i for i, r in enumerate(rows) if r[0]]
+        assert all(rows[i + 1][4] != "" for i in reqs)
+        # Without the keys nothing decrypts: no calc at all.
+        assert tshark.fields(os.path.join(here, "tls.pcapng"),
+                             ["calc.type"], "-d", "tls.port==4443,calc",
+                             filt="calc") == []
+    finally:
+        shutil.rmtree(stage)
