@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "calcd.h"
+#include "calcd_sd.h"
 
 #ifndef CALCD_VERSION
 #define CALCD_VERSION "0.0.0"
@@ -437,13 +438,18 @@ int main(int argc, char **argv) {
   }
   fit_fd_limit(&s.o);
   calcd_tcp_init(&s);
-  if (bind_all(&s) < 0) return CALCD_EXIT_FAIL;
-  for (int i = 0; i < s.nlisten; i++)
-    if (calcd_io_add(&s, &s.listen[i], EPOLLIN) < 0 ||
-        calcd_io_add(&s, &s.udp[i], EPOLLIN) < 0) {
+  r = calcd_sd_listen(&s); /* systemd's sockets, else calcd binds its own */
+  if (r < 0 || (r == 0 && bind_all(&s) < 0)) return CALCD_EXIT_FAIL;
+  for (int i = 0; i < s.nlisten + s.nudp; i++)
+    if (calcd_io_add(&s, i < s.nlisten ? &s.listen[i]
+                                       : &s.udp[i - s.nlisten], EPOLLIN) < 0) {
       calcd_log("epoll_ctl: %s", strerror(errno));
       return CALCD_EXIT_FAIL;
     }
+  if (calcd_sd_hup_init(&s) < 0) {
+    calcd_log("cannot watch SIGHUP: %s", strerror(errno));
+    return CALCD_EXIT_FAIL;
+  }
   log_startup(&s);
   r = calcd_run(&s, sigfd);
   calc_ctx_free(s.ctx);

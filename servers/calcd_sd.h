@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * calcd_sd.h: calcd as a service (internal to servers/).  systemd's socket
+ * activation (the LISTEN_FDS/LISTEN_PID protocol of sd_listen_fds(3), in a
+ * few lines, without libsystemd) and SIGHUP, which calcd logs and survives.
+ */
+#ifndef CALCD_SD_H
+#define CALCD_SD_H
+
+#include "calcd.h"
+
+#define CALCD_SD_FDS_START 3 /* the first passed descriptor (SD_LISTEN_FDS_START) */
+
+/* Takes the sockets systemd passed, if the environment passes any to this
+ * process: TCP listeners into s->listen, UDP sockets into s->udp, their
+ * addresses into s->o.bind for the startup line; then unsets LISTEN_PID,
+ * LISTEN_FDS and LISTEN_FDNAMES.  Returns the number taken, 0 when there
+ * are none (calcd binds its own), -1 when a passed descriptor is not an
+ * IPv4/IPv6 stream listener or datagram socket, or too many (logged). */
+int calcd_sd_listen(calcd *s);
+
+/* SIGHUP: blocked and read from its own signalfd in the epoll set, so it
+ * is logged and calcd goes on serving (there is nothing to reload: options
+ * come from the command line, logs go to stderr).  Returns 0 or -1. */
+int calcd_sd_hup_init(calcd *s);
+
+#endif
