@@ -22,6 +22,9 @@ packages=(
   tshark libwireshark-dev wireshark-dev
   python3 python3-pytest
   valgrind util-linux procps iproute2 time
+  mandoc groff-base man-db            # man pages: lint, man -l (man/tests)
+  systemd                             # systemd-analyze, systemd-socket-activate
+  debhelper dpkg-dev fakeroot devscripts lintian  # debian/ packages (tests/package)
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
