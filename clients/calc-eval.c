@@ -15,10 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calc_exit.h"
 #include "calc_expr.h"
 #include "calc_proto.h"
+#include "calc_version.h"
 
-#define CALC_EVAL_VERSION "0.1.0"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -74,22 +75,22 @@ int main(int argc, char **argv) {
       int r = calc_role_parse(optarg);
       if (r < 0) {
         fprintf(stderr, "calc-eval: unknown role '%s'\n", optarg);
-        return 2;
+        return CALC_EXIT_USAGE;
       }
       o.role = (calc_role)r;
       break;
     }
     case 'u': o.udp = 1; break;
-    case 'h': usage(stdout); return 0;
-    case 'V': printf("calc-eval %s\n", CALC_EVAL_VERSION); return 0;
-    default: usage(stderr); return 2;
+    case 'h': usage(stdout); return CALC_EXIT_OK;
+    case 'V': printf("calc-eval %s\n", CALC_VERSION); return CALC_EXIT_OK;
+    default: usage(stderr); return CALC_EXIT_USAGE;
     }
   }
 
   calc_ctx *c = calc_ctx_new(NULL);
   if (!c) {
     fprintf(stderr, "calc-eval: out of memory\n");
-    return 2;
+    return CALC_EXIT_USAGE;
   }
   int failed = 0;
   if (optind < argc) {
@@ -106,7 +107,7 @@ int main(int argc, char **argv) {
   calc_ctx_free(c);
   if (fflush(stdout) != 0) {
     fprintf(stderr, "calc-eval: write error: %s\n", strerror(errno));
-    return 2;
+    return CALC_EXIT_USAGE;
   }
-  return failed ? 1 : 0;
+  return failed ? CALC_EXIT_ERROR : CALC_EXIT_OK;
 }

@@ -24,23 +24,18 @@
 #include <editline/readline.h>
 #endif
 
+#include "calc_exit.h"
 #include "calc_net.h"
 #include "calc_proto.h"
 #include "calc_route.h"
+#include "calc_version.h"
 
-#define CALC_VERSION "0.1.0"
 #define CALC_PROMPT "-> "
 #define CALC_HISTORY_FILE ".calc-cli_history" /* in $HOME; CALC_HISTFILE overrides */
 #define CALC_HISTORY_MAX 1000             /* lines kept */
 #define CALC_READ_CHUNK 65536             /* batch mode: bytes per read */
 
-/* Exit codes (calc-cli --help, docs/CLIENTS.md); a run reports the worst. */
-enum {
-  CALC_EXIT_OK = 0,      /* every request answered with a result */
-  CALC_EXIT_ERRREPLY = 1,/* some answer was an error reply */
-  CALC_EXIT_USAGE = 2,   /* bad options or arguments */
-  CALC_EXIT_NET = 3,     /* a server could not be reached or never answered */
-};
+/* Exit codes: lib's table (calc_exit.h); a run reports the worst. */
 
 typedef struct calc_cli {
   calc_net_opts net;
@@ -125,7 +120,7 @@ static void print_answers(calc_cli *cli, const calc_net_msg *m, size_t n) {
     fwrite(m[i].reply, 1, m[i].reply_len, stdout);
     fputc('\n', stdout);
     if (m[i].reply_len >= 4 && memcmp(m[i].reply, "ERR ", 4) == 0)
-      raise_status(cli, CALC_EXIT_ERRREPLY);
+      raise_status(cli, CALC_EXIT_ERROR);
   }
   fflush(stdout);
 }

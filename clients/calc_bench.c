@@ -33,12 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "calc_exit.h"
 #include "calc_expr.h"
 #include "calc_hist.h"
 #include "calc_net.h"
 #include "calc_proto.h"
+#include "calc_version.h"
 
-#define BENCH_VERSION "0.1.0"
 #define BENCH_TAG_BASE 100000000u /* tags are 9 digits: BASE + seq % SPAN */
 #define BENCH_TAG_SPAN 900000000u
 #define BENCH_TAG_LEN 11          /* " #" and 9 digits */
@@ -55,7 +56,6 @@
 #define BENCH_SHOW_WRONG 5            /* wrong replies printed in full */
 #define BENCH_SOCKBUF (4 << 20)
 
-enum { EXIT_OK = 0, EXIT_WRONG = 1, EXIT_USAGE = 2, EXIT_NET = 3 };
 
 /* The default mix: both classes, ints, floats, big ints, an error. */
 static const char *bench_default_mix[] = {
@@ -295,7 +295,7 @@ static void fill_udp(bench_worker *w, bench_conn *c, uint64_t now) {
       }
       if (r < 0 && errno == EINTR) continue;
       if (r < 0 && errno == ECONNREFUSED) {
-        w->fatal = EXIT_NET;
+        w->fatal = CALC_EXIT_NET;
         snprintf(w->fatal_msg, sizeof w->fatal_msg,
                  "no server at %s over UDP (port unreachable)",
                  w->o->server.text);
@@ -330,7 +330,7 @@ static void kill_conn(bench_worker *w, bench_conn *c, const char *why) {
   c->inflight = 0;
   c->seq_oldest = c->seq_next;
   if (!w->fatal) {
-    w->fatal = EXIT_NET;
+    w->fatal = CALC_EXIT_NET;
     snprintf(w->fatal_msg, sizeof w->fatal_msg, "connection %u to %s: %s",
              c->id, w->o->server.text, why);
   }
@@ -390,7 +390,7 @@ static void read_udp(bench_worker *w, bench_conn *c) {
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == ECONNREFUSED && !w->fatal) {
-        w->fatal = EXIT_NET;
+        w->fatal = CALC_EXIT_NET;
         snprintf(w->fatal_msg, sizeof w->fatal_msg,
                  "no server at %s over UDP (port unreachable)",
                  w->o->server.text);
@@ -765,12 +765,12 @@ static int parse_options(int argc, char **argv, bench_opts *o) {
       o->requests = (uint64_t)v;
       break;
     case 'e':
-      if (add_expr(o, optarg, strlen(optarg), NULL, 0) < 0) return EXIT_USAGE;
+      if (add_expr(o, optarg, strlen(optarg), NULL, 0) < 0) return CALC_EXIT_USAGE;
       nexpr_args++;
       break;
     case OPT_EXPECT: expect = optarg; break;
     case 'f':
-      if (load_file(o, optarg) < 0) return EXIT_USAGE;
+      if (load_file(o, optarg) < 0) return CALC_EXIT_USAGE;
       have_file = 1;
       break;
     case OPT_ROLE: {
@@ -795,48 +795,48 @@ static int parse_options(int argc, char **argv, bench_opts *o) {
     case OPT_JSON: o->json = 1; break;
     case 'q': o->quiet = 1; break;
     case 'h': usage(stdout); return -1;
-    case 'V': printf("calc-bench %s\n", BENCH_VERSION); return -1;
-    default: usage(stderr); return EXIT_USAGE;
+    case 'V': printf("calc-bench %s\n", CALC_VERSION); return -1;
+    default: usage(stderr); return CALC_EXIT_USAGE;
     }
   }
   if (optind < argc) {
     fprintf(stderr, "calc-bench: unexpected argument '%s'\n", argv[optind]);
-    return EXIT_USAGE;
+    return CALC_EXIT_USAGE;
   }
   if (expect) {
     if (nexpr_args != 1 || have_file) {
       fprintf(stderr, "calc-bench: --expect goes with exactly one --expr\n");
-      return EXIT_USAGE;
+      return CALC_EXIT_USAGE;
     }
     o->exprs[0].expect = strdup(expect);
     o->exprs[0].expect_len = strlen(expect);
   }
   if (o->requests && have_duration) {
     fprintf(stderr, "calc-bench: give --duration or --requests, not both\n");
-    return EXIT_USAGE;
+    return CALC_EXIT_USAGE;
   }
   if (o->nexpr == 0)
     for (size_t i = 0; i < sizeof bench_default_mix / sizeof *bench_default_mix;
          i++)
       if (add_expr(o, bench_default_mix[i], strlen(bench_default_mix[i]), NULL,
                    0) < 0)
-        return EXIT_USAGE;
+        return CALC_EXIT_USAGE;
   if (o->threads > o->conns) o->threads = o->conns;
   if (calc_net_addr_parse(server, CALC_PORT_ALL, &o->server, err, sizeof err) <
       0) {
     fprintf(stderr, "calc-bench: --server %s\n", err);
-    return EXIT_USAGE;
+    return CALC_EXIT_USAGE;
   }
   if (compute_expected(o) < 0) {
     fprintf(stderr, "calc-bench: out of memory\n");
-    return EXIT_USAGE;
+    return CALC_EXIT_USAGE;
   }
   return 0;
 bad:
   fprintf(stderr, "calc-bench: bad value '%s' for option -%c\n", optarg,
           ch < 256 ? ch : '-');
   fprintf(stderr, "Try 'calc-bench --help'.\n");
-  return EXIT_USAGE;
+  return CALC_EXIT_USAGE;
 }
 
 /* ---- report ----------------------------------------------------------- */
@@ -977,7 +977,7 @@ static int setup_workers(const bench_opts *o, bench_worker *ws,
 int main(int argc, char **argv) {
   static bench_opts o;
   int r = parse_options(argc, argv, &o);
-  if (r) return r < 0 ? EXIT_OK : r;
+  if (r) return r < 0 ? CALC_EXIT_OK : r;
 
   struct sockaddr_storage ss;
   unsigned sslen;
@@ -985,14 +985,14 @@ int main(int argc, char **argv) {
   int type = o.transport == CALC_NET_UDP ? SOCK_DGRAM : SOCK_STREAM;
   if (calc_net_resolve(&o.server, type, &ss, &sslen, err, sizeof err) < 0) {
     fprintf(stderr, "calc-bench: %s\n", err);
-    return EXIT_NET;
+    return CALC_EXIT_NET;
   }
 
   bench_worker *ws = calloc(o.threads, sizeof *ws);
-  if (!ws) return EXIT_NET;
+  if (!ws) return CALC_EXIT_NET;
   if (setup_workers(&o, ws, &ss, sslen) < 0) {
     free_workers(&o, ws);
-    return EXIT_NET;
+    return CALC_EXIT_NET;
   }
   uint64_t t0 = now_ns();
   for (unsigned t = 0; t < o.threads; t++) {
@@ -1001,7 +1001,7 @@ int main(int argc, char **argv) {
         o.requests ? UINT64_MAX : t0 + (uint64_t)(o.seconds * 1e9);
     if (pthread_create(&ws[t].thread, NULL, worker_main, &ws[t]) != 0) {
       fprintf(stderr, "calc-bench: cannot start a thread\n");
-      return EXIT_NET;
+      return CALC_EXIT_NET;
     }
   }
 
@@ -1035,11 +1035,11 @@ int main(int argc, char **argv) {
 
   bench_counts tot = {0};
   calc_hist *h = malloc(sizeof *h);
-  if (!h) return EXIT_NET;
+  if (!h) return CALC_EXIT_NET;
   calc_hist_init(h);
   uint64_t t_end = t0;
   const char *fatal = NULL;
-  int code = EXIT_OK;
+  int code = CALC_EXIT_OK;
   for (unsigned t = 0; t < o.threads; t++) {
     bench_worker *w = &ws[t];
     pthread_join(w->thread, NULL);
@@ -1059,7 +1059,7 @@ int main(int argc, char **argv) {
   }
   report(&o, &tot, h, (double)(t_end - t0) / 1e9, fatal);
   if (fatal) fprintf(stderr, "calc-bench: %s\n", fatal);
-  if (tot.wrong) code = EXIT_WRONG;
+  if (tot.wrong) code = CALC_EXIT_ERROR;
   free(h);
   free_workers(&o, ws);
   return code;

@@ -174,9 +174,8 @@ static calc_err set_error(calc_ctx *c, calc_err kind, size_t pos,
   va_end(ap);
   c->err = kind;
   c->errpos = pos;
-  int n = snprintf(c->reply, sizeof c->reply, "ERR %s: %s",
-                   calc_err_token(kind), c->errmsg);
-  c->reply_len = n < 0 ? 0 : (size_t)n;
+  c->reply_len = calc_err_line(c->reply, sizeof c->reply, kind, "%s",
+                               c->errmsg);
   return kind;
 }
 
@@ -196,7 +195,6 @@ static int is_alpha(int ch) {
   return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
 }
 static int is_ident(int ch) { return is_alpha(ch) || is_digit(ch); }
-static int is_blank(int ch) { return ch == ' ' || ch == '\t' || ch == '\f'; }
 
 static int digit_value(int ch) {
   if (is_digit(ch)) return ch - '0';
@@ -420,7 +418,7 @@ static enum calc_tok lex(calc_ctx *c, size_t *i, int depth, size_t *start,
   size_t n = c->len, k = *i;
 
   for (;;) {
-    while (k < n && is_blank((unsigned char)s[k])) k++;
+    while (k < n && calc_is_blank((unsigned char)s[k])) k++;
     if (k < n && s[k] == '#') /* a comment runs to the end of its line */
       while (k < n && s[k] != '\n' && s[k] != '\r') k++;
     if (k < n && (s[k] == '\n' || s[k] == '\r')) {
@@ -431,7 +429,9 @@ static enum calc_tok lex(calc_ctx *c, size_t *i, int depth, size_t *start,
       if (depth > 0) continue;
       size_t t = k;
       while (t < n) {
-        if (is_blank((unsigned char)s[t]) || s[t] == '\n' || s[t] == '\r') t++;
+        if (calc_is_blank((unsigned char)s[t]) || s[t] == '\n' ||
+            s[t] == '\r')
+          t++;
         else if (s[t] == '#') while (t < n && s[t] != '\n' && s[t] != '\r') t++;
         else break;
       }
@@ -525,7 +525,7 @@ calc_err calc_parse(calc_ctx *c, const char *src, size_t len) {
   c->reply_len = 0;
   c->reply[0] = '\0';
   if (len > c->lim.max_len)
-    return set_error(c, CALC_E_TOO_LONG, 0, "request longer than %zu bytes",
+    return set_error(c, CALC_E_TOO_LONG, 0, CALC_MSG_TOO_LONG,
                      c->lim.max_len);
 
   int npend = 0, nout = 0, depth = 0, want_operand = 1;

@@ -732,8 +732,7 @@ calc_err calc_num_format(calc_numenv *e, const calc_val *a,
     return CALC_OK;
   }
   }
-  snprintf(e->msgbuf, sizeof e->msgbuf,
-           "integer result has more than %u digits", max_digits);
+  snprintf(e->msgbuf, sizeof e->msgbuf, CALC_MSG_INT_DIGITS, max_digits);
   e->msg = e->msgbuf;
   return CALC_E_TOO_LARGE;
 }

@@ -2,6 +2,7 @@
  * calc_proto.c: request and reply rules of docs/PROTOCOL.md. */
 #include "calc_proto.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,7 +37,6 @@ uint16_t calc_role_port(calc_role r) {
   return (unsigned)r < CALC_ROLE_COUNT_ ? calc_roles[r].port : 0;
 }
 
-static int is_blank(char ch) { return ch == ' ' || ch == '\t'; }
 static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 
 /* Parse "#<1..9 digits>" ending exactly at p+n.  Returns the offset of '#'
@@ -60,7 +60,7 @@ void calc_request_split(const char *p, size_t n, calc_request *r) {
   r->expr_len = n;
   r->has_tag = 0;
   r->tag = 0;
-  while (n > 0 && is_blank(p[n - 1])) n--;
+  while (n > 0 && calc_is_blank((unsigned char)p[n - 1])) n--;
   uint32_t tag;
   long at = tag_at_end(p, n, &tag);
   if (at < 0) return;
@@ -88,66 +88,207 @@ static calc_op first_op_of(const calc_ctx *c, unsigned cls) {
   return CALC_OP_NUM;
 }
 
-/* Write "ERR <token>: <msg>" or, when msg is NULL, "ERR <token>". */
-static size_t put_error(char *out, size_t cap, calc_err e, const char *msg) {
-  int k = msg ? snprintf(out, cap, "ERR %s: %s", calc_err_token(e), msg)
-              : snprintf(out, cap, "ERR %s", calc_err_token(e));
+size_t calc_tag_format(char *out, size_t cap, uint32_t tag) {
+  int k = snprintf(out, cap, " #%u", (unsigned)tag);
   if (k < 0) return 0;
   return (size_t)k < cap ? (size_t)k : cap - 1;
 }
 
-size_t calc_answer(calc_ctx *c, calc_role role, const char *req, size_t n,
-                   size_t bound, char *out, size_t cap, calc_err *kind) {
+int calc_request_unfinished(calc_ctx *c, const char *p, size_t n) {
+  calc_request rq;
+  calc_request_split(p, calc_strip_eol(p, n), &rq);
+  return calc_parse(c, rq.expr, rq.expr_len) == CALC_E_SYNTAX &&
+         calc_errpos(c) == rq.expr_len + 1;
+}
+
+size_t calc_reply_too_long(char *out, size_t cap, size_t limit) {
+  return calc_err_line(out, cap, CALC_E_TOO_LONG, CALC_MSG_TOO_LONG, limit);
+}
+
+size_t calc_reply_busy(char *out, size_t cap, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  size_t n = calc_err_vline(out, cap, CALC_E_BUSY, fmt, ap);
+  va_end(ap);
+  return n;
+}
+
+/* The refusal of an operator of the other role starts so (the message names
+ * the server that serves it); CALC_REPLY_ROLE keys on it. */
+#define CALC_MSG_ROLE "this server (%s) serves only %s; '%s' is served by " \
+                      "the %s server (port %u)"
+/* What a result shortened by the UDP bound becomes: too-large, so. */
+#define CALC_MSG_USE_TCP "use TCP"
+
+/* Whether the n bytes at p start with fmt's text before its first '%'. */
+static int starts_as(const char *p, size_t n, const char *fmt) {
+  size_t k = strcspn(fmt, "%");
+  return n >= k && memcmp(p, fmt, k) == 0;
+}
+
+/* CALC_REPLY_* of an error of kind e with message p[0..n) (NULL: none). */
+static unsigned error_flags(calc_err e, const char *p, size_t n) {
+  if (!p) return CALC_REPLY_CUT;
+  switch (e) {
+  case CALC_E_TOO_LONG: return CALC_REPLY_TOO_LONG;
+  case CALC_E_UNSUPPORTED:
+    return starts_as(p, n, CALC_MSG_ROLE) ? CALC_REPLY_ROLE : 0;
+  case CALC_E_TOO_LARGE:
+    if (n == sizeof CALC_MSG_USE_TCP - 1 &&
+        memcmp(p, CALC_MSG_USE_TCP, n) == 0)
+      return CALC_REPLY_CUT;
+    return starts_as(p, n, CALC_MSG_INT_DIGITS) ? CALC_REPLY_DIGITS : 0;
+  default: return 0;
+  }
+}
+
+size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
+                           size_t n, size_t bound, char *out, size_t cap,
+                           calc_answer_info *ai) {
   calc_request rq;
   calc_err e;
   size_t len;
-  char tagtxt[2 + CALC_TAG_MAX_DIGITS + 1] = "";
+  char tagtxt[CALC_TAG_TEXT_MAX + 1] = "";
   size_t taglen = 0;
+  unsigned flags = 0;
 
+  /* The length rule: the whole request, tag included; no tag echoed. */
+  if (n > calc_ctx_limits(c)->max_len) {
+    len = calc_reply_too_long(out, cap, calc_ctx_limits(c)->max_len);
+    ai->kind = CALC_E_TOO_LONG;
+    ai->flags = CALC_REPLY_TOO_LONG;
+    ai->len = ai->body_len = len;
+    return len;
+  }
   calc_request_split(req, n, &rq);
-  if (rq.has_tag)
-    taglen = (size_t)snprintf(tagtxt, sizeof tagtxt, " #%u", (unsigned)rq.tag);
+  if (rq.has_tag) {
+    taglen = calc_tag_format(tagtxt, sizeof tagtxt, rq.tag);
+    flags |= CALC_REPLY_TAGGED;
+  }
   cap -= taglen; /* room for the tag, appended last */
 
-  if (rq.expr_len > calc_ctx_limits(c)->max_len) {
-    char msg[80];
-    snprintf(msg, sizeof msg, "request longer than %zu bytes",
-             calc_ctx_limits(c)->max_len);
-    e = CALC_E_TOO_LONG;
-    len = put_error(out, cap, e, msg);
-  } else if ((e = calc_parse(c, rq.expr, rq.expr_len)) != CALC_OK) {
-    len = put_error(out, cap, e, calc_errmsg(c));
+  if ((e = calc_parse(c, rq.expr, rq.expr_len)) != CALC_OK) {
+    const char *msg = calc_errmsg(c);
+    len = calc_err_line(out, cap, e, "%s", msg);
+    flags |= error_flags(e, msg, strlen(msg));
   } else if (calc_classes(c) & ~calc_role_classes(role)) {
     unsigned other = calc_classes(c) & ~calc_role_classes(role);
     calc_role server = other & CALC_CLASS_MULDIV ? CALC_ROLE_MULDIV
                                                  : CALC_ROLE_ADDSUB;
-    char msg[160];
-    snprintf(msg, sizeof msg,
-             "this server (%s) serves only %s; '%s' is served by the %s "
-             "server (port %u)",
-             calc_roles[role].name, calc_roles[role].serves,
-             calc_op_symbol(first_op_of(c, other)), calc_roles[server].name,
-             (unsigned)calc_roles[server].port);
     e = CALC_E_UNSUPPORTED;
-    len = put_error(out, cap, e, msg);
+    len = calc_err_line(out, cap, e, CALC_MSG_ROLE, calc_roles[role].name,
+                        calc_roles[role].serves,
+                        calc_op_symbol(first_op_of(c, other)),
+                        calc_roles[server].name,
+                        (unsigned)calc_roles[server].port);
+    flags |= CALC_REPLY_ROLE;
   } else {
     e = calc_eval_parsed(c);
     const char *text = calc_reply(c, &len);
     if (len >= cap) len = cap - 1;
     memcpy(out, text, len);
+    if (e != CALC_OK) {
+      const char *msg = calc_errmsg(c);
+      flags |= error_flags(e, msg, strlen(msg));
+    }
   }
 
   /* No amplification: shorten to the bare kind, or a too-large error. */
   if (len + taglen > bound) {
-    if (e != CALC_OK) len = put_error(out, cap, e, NULL);
+    flags &= CALC_REPLY_TAGGED;
+    if (e != CALC_OK) len = calc_err_line(out, cap, e, NULL);
     if (e == CALC_OK || len + taglen > bound) {
       e = CALC_E_TOO_LARGE;
-      len = put_error(out, cap, e, "use TCP");
+      len = calc_err_line(out, cap, e, CALC_MSG_USE_TCP);
     }
+    flags |= CALC_REPLY_CUT;
   }
   memcpy(out + len, tagtxt, taglen + 1);
-  if (kind) *kind = e;
+  ai->kind = e;
+  ai->flags = flags;
+  ai->body_len = len;
+  ai->len = len + taglen;
   return len + taglen;
+}
+
+size_t calc_answer(calc_ctx *c, calc_role role, const char *req, size_t n,
+                   size_t bound, char *out, size_t cap, calc_err *kind) {
+  calc_answer_info ai;
+  size_t len = calc_answer_info_of(c, role, req, n, bound, out, cap, &ai);
+  if (kind) *kind = ai.kind;
+  return len;
+}
+
+/* ---- the reply grammar ---- */
+
+/* Digits at p[*i..n): how many, advancing *i. */
+static size_t digits_at(const char *p, size_t n, size_t *i) {
+  size_t k = *i;
+  while (k < n && is_digit(p[k])) k++;
+  size_t d = k - *i;
+  *i = k;
+  return d;
+}
+
+/* Python's repr() of a finite float: "0.5", "123.0", "1e+16", "1.5e-05",
+ * "5e-324" (the sign handled by the caller). */
+static int is_float_repr(const char *p, size_t n) {
+  size_t i = 0;
+  size_t ip = digits_at(p, n, &i);
+  if (ip == 0 || (ip > 1 && p[0] == '0')) return 0;
+  int frac = 0;
+  if (i < n && p[i] == '.') {
+    i++;
+    if (digits_at(p, n, &i) == 0) return 0;
+    frac = 1;
+  }
+  if (i == n) return frac; /* fixed notation always has a fraction */
+  if (p[i] != 'e' || ip != 1) return 0;
+  i++;
+  if (i == n || (p[i] != '+' && p[i] != '-')) return 0;
+  i++;
+  size_t ed = digits_at(p, n, &i);
+  return i == n && ed >= 2 && ed <= 3;
+}
+
+int calc_reply_is_number(const char *p, size_t n, unsigned max_digits) {
+  size_t i = 0;
+  if (n == 3 && memcmp(p, "nan", 3) == 0) return 1;
+  if (n > 0 && p[0] == '-') i = 1;
+  if (n - i == 3 && memcmp(p + i, "inf", 3) == 0) return 1;
+  size_t k = i;
+  size_t d = digits_at(p, n, &k);
+  if (d > 0 && k == n) /* an int */
+    return d <= max_digits && (d == 1 || p[i] != '0') &&
+           !(d == 1 && p[i] == '0' && i == 1);
+  return n > i && is_float_repr(p + i, n - i);
+}
+
+static int printable(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e) return 0;
+  return 1;
+}
+
+const char *calc_escape(const char *p, size_t n, char *out, size_t cap) {
+  size_t k = 0, i = 0;
+  for (; i < n && k + 8 < cap; i++) {
+    unsigned char ch = (unsigned char)p[i];
+    if (ch == '\\') {
+      out[k++] = '\\';
+      out[k++] = '\\';
+    } else if (ch >= 0x20 && ch < 0x7f) {
+      out[k++] = (char)ch;
+    } else {
+      k += (size_t)snprintf(out + k, cap - k, "\\x%02x", ch);
+    }
+  }
+  if (i < n && k + 4 <= cap) {
+    memcpy(out + k, "...", 3);
+    k += 3;
+  }
+  if (cap) out[k < cap ? k : cap - 1] = '\0';
+  return out;
 }
 
 int calc_reply_parse(const char *p, size_t n, calc_reply_info *r) {
@@ -159,6 +300,8 @@ int calc_reply_parse(const char *p, size_t n, calc_reply_info *r) {
     r->tag = tag;
     n = (size_t)at - 1;
   }
+  if (r->has_tag) r->flags |= CALC_REPLY_TAGGED;
+  r->text_len = n;
   r->body = p;
   r->body_len = n;
   if (n == 0) return -1;
@@ -177,8 +320,14 @@ int calc_reply_parse(const char *p, size_t n, calc_reply_info *r) {
       r->body = p + m;
       r->body_len = n - m;
     }
-    return r->kind == CALC_OK ? -1 : 0;
+    if (r->kind == CALC_OK) return -1;
+    /* strict: "ERR <kind>" or "ERR <kind>: <printable message>" */
+    int bare = i == n;
+    r->strict = bare || (i + 2 < n && p[i + 1] == ' ' && printable(p, n));
+    r->flags |= error_flags(r->kind, bare ? NULL : r->body, r->body_len);
+    return 0;
   }
+  r->strict = calc_reply_is_number(p, n, CALC_MAX_DIGITS);
   /* A result: an int or a float repr. */
   for (size_t i = 0; i < n; i++) {
     char ch = p[i];

@@ -27,6 +27,7 @@
 
 #include "calc-track.h"
 #include "packet-calc.h"
+#include "ws-compat.h"
 
 /* Most bytes a TCP line may have before its LF (a request of
  * CALC_MAX_REQUEST_LEN bytes and a CR, docs/PROTOCOL.md "Limits"): calcd
@@ -53,8 +54,8 @@ static int proto_calc = -1;
 static int calc_tap = -1;
 static dissector_handle_t calc_udp_handle;
 static dissector_handle_t calc_tcp_handle;
-static gboolean calc_desegment = TRUE;
-static gboolean calc_verify = TRUE;
+static calc_ws_pref_bool calc_desegment = TRUE;
+static calc_ws_pref_bool calc_verify = TRUE;
 
 static int hf_calc_type = -1;
 static int hf_calc_framing = -1;
@@ -134,7 +135,7 @@ static const char *calc_info_text(wmem_allocator_t *scope, const guint8 *p,
   size_t i = 0;
   while (i < n && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') i++;
   if (i < n) { /* escapes needed */
-    const char *text = format_text(scope, p, n);
+    const char *text = calc_ws_format_text(scope, p, n);
     return cut ? wmem_strconcat(scope, text, UTF8_HORIZONTAL_ELLIPSIS, NULL)
                : text;
   }
@@ -430,8 +431,8 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   r.type = CALC_TYPE_RESPONSE;
   r.is_error = ri.is_error;
   if (ri.is_error)
-    r.err_token = format_text(pinfo->pool, (const guint8 *)ri.token,
-                              ri.token_len);
+    r.err_token = calc_ws_format_text(pinfo->pool, (const guint8 *)ri.token,
+                                      ri.token_len);
   if (m && m->resent) {
     calc_add_resent(pinfo, ri_item);
     r.repeated = TRUE;
@@ -582,7 +583,7 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
   guint32 *first_lf = &w.cv->first_lf[dir];
   int len = (int)tvb_captured_length(tvb);
   gboolean complete = tvb_reported_length(tvb) == (guint)len;
-  int lf = tvb_find_guint8(tvb, 0, len, '\n');
+  int lf = tvb_find_uint8(tvb, 0, len, '\n');
 
   if (lf >= 0 && *first_lf == 0 && !PINFO_FD_VISITED(pinfo))
     *first_lf = pinfo->num;
@@ -614,7 +615,7 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
    * start of the first line. */
   w.legacy = w.to_server && *first_lf == pinfo->num;
   while (offset < len) {
-    int eol = tvb_find_guint8(tvb, offset, len - offset, '\n');
+    int eol = tvb_find_uint8(tvb, offset, len - offset, '\n');
     int end = eol < 0 ? len : eol + 1;
     if (cont) {
       dissect_calc_continuation(tvb, pinfo, tree, &w, offset, end - offset);
@@ -666,7 +667,7 @@ static gboolean calc_looks_like_request(tvbuff_t *tvb, gboolean tcp)
   const char *p = (const char *)tvb_get_ptr(tvb, 0, len);
   int end = len;
   if (tcp) {
-    int lf = tvb_find_guint8(tvb, 0, len, '\n');
+    int lf = tvb_find_uint8(tvb, 0, len, '\n');
     if (lf >= 0) end = lf + 1;
   }
   end = (int)calc_strip_eol(p, (size_t)end);
@@ -679,8 +680,10 @@ static gboolean calc_looks_like_request(tvbuff_t *tvb, gboolean tcp)
          calc_classes(calc_track_core()) != 0;
 }
 
-static gboolean dissect_calc_heur_udp(tvbuff_t *tvb, packet_info *pinfo,
-                                      proto_tree *tree, void *data _U_)
+static calc_ws_heur_result dissect_calc_heur_udp(tvbuff_t *tvb,
+                                                 packet_info *pinfo,
+                                                 proto_tree *tree,
+                                                 void *data _U_)
 {
   if (!calc_looks_like_request(tvb, FALSE)) return FALSE;
   conversation_set_dissector(find_or_create_conversation(pinfo),
@@ -689,8 +692,9 @@ static gboolean dissect_calc_heur_udp(tvbuff_t *tvb, packet_info *pinfo,
   return TRUE;
 }
 
-static gboolean dissect_calc_heur_tcp(tvbuff_t *tvb, packet_info *pinfo,
-                                      proto_tree *tree, void *data)
+static calc_ws_heur_result dissect_calc_heur_tcp(tvbuff_t *tvb,
+                                                 packet_info *pinfo,
+                                                 proto_tree *tree, void *data)
 {
   if (!calc_looks_like_request(tvb, TRUE)) return FALSE;
   conversation_set_dissector(find_or_create_conversation(pinfo),

@@ -1,27 +1,19 @@
 /* SPDX-License-Identifier: MIT
  *
- * plugin.c: the four symbols Wireshark 4.0 looks for in a plugin.  The
- * dissector and its stats tree register from here; everything else in the
- * module (the calc core included) stays hidden.
+ * plugin.c: the plugin's entry points.  The dissector and its stats tree
+ * register from here; everything else in the module (the calc core
+ * included) stays hidden.  Which symbols Wireshark looks for depends on
+ * its version: ws-compat.h writes them.
  */
-#include <ws_symbol_export.h>
-#include <ws_version.h>
 #include <epan/proto.h>
 #include <epan/tap.h>
 
 #include "packet-calc.h"
+#include "ws-compat.h"
 
-#ifndef CALC_PLUGIN_VERSION
-#define CALC_PLUGIN_VERSION "0.1.0"
-#endif
+#include "calc_version.h"
 
-WS_DLL_PUBLIC_DEF const gchar plugin_version[] = CALC_PLUGIN_VERSION;
-WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
-WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
-
-WS_DLL_PUBLIC void plugin_register(void);
-
-void plugin_register(void)
+static void calc_plugin_register(void)
 {
   static proto_plugin calc_proto = {proto_register_calc,
                                     proto_reg_handoff_calc};
@@ -30,3 +22,8 @@ void plugin_register(void)
   proto_register_plugin(&calc_proto);
   tap_register_plugin(&calc_tap);
 }
+
+CALC_WS_PLUGIN(CALC_VERSION,
+               WS_PLUGIN_DESC_DISSECTOR | WS_PLUGIN_DESC_TAP_LISTENER,
+               "Calculator protocol (calc) over UDP and TCP",
+               calc_plugin_register)

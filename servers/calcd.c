@@ -23,9 +23,7 @@
 #include "calcd.h"
 #include "calcd_sd.h"
 
-#ifndef CALCD_VERSION
-#define CALCD_VERSION "0.0.0"
-#endif
+#include "calc_version.h"
 
 #define CALCD_PORT_TRIES 32  /* --port 0: attempts to find one free port
                                 for UDP and TCP on every address */
@@ -257,7 +255,7 @@ static int parse_options(int argc, char **argv, calcd_opts *o) {
     }
     case 'v': o->verbose = 1; break;
     case 'h': usage(stdout); return -1;
-    case 'V': printf("calcd %s\n", CALCD_VERSION); return -1;
+    case 'V': printf("calcd %s\n", CALC_VERSION); return -1;
     default: usage(stderr); return CALCD_EXIT_USAGE;
     }
   }
@@ -408,7 +406,7 @@ static void log_startup(const calcd *s) {
   }
   calcd_log("version %s, role %s, port %d udp+tcp on %s, max-conn %u, "
             "idle-timeout %.3g s, max-request %zu bytes, pid %ld",
-            CALCD_VERSION, calc_role_name(s->o.role), s->o.port, addrs,
+            CALC_VERSION, calc_role_name(s->o.role), s->o.port, addrs,
             s->o.max_conn, (double)s->o.idle_ms / 1000.0,
             calc_ctx_limits(s->ctx)->max_len, (long)getpid());
 }

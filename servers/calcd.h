@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "calc_exit.h"
 #include "calc_proto.h"
 
 /* Limits and buffers (docs/PROTOCOL.md, "Limits").  A request (framing
@@ -49,8 +50,12 @@ _Static_assert(CALCD_OUT_CAP >= 2 * (CALC_ANSWER_MAX + 1),
                "output buffer must hold two replies");
 _Static_assert(CALCD_IN_CAP > 2 * CALCD_LINE_MAX, "input buffer too small");
 
-/* Exit codes (calcd --help, docs/PROTOCOL.md). */
-enum { CALCD_EXIT_OK = 0, CALCD_EXIT_FAIL = 1, CALCD_EXIT_USAGE = 2 };
+/* Exit codes (calcd --help, docs/PROTOCOL.md): lib's table. */
+enum {
+  CALCD_EXIT_OK = CALC_EXIT_OK,
+  CALCD_EXIT_FAIL = CALC_EXIT_ERROR,
+  CALCD_EXIT_USAGE = CALC_EXIT_USAGE
+};
 
 /* Something in the epoll set.  epoll_data.ptr points at it; fn handles its
  * events.  Embedded first in each listener, socket and connection. */

@@ -77,6 +77,22 @@ static void test_outside_table(void) {
   g_assert_null(calc_err_describe((calc_err)-1));
 }
 
+/* The one error-line writer: with a message, without one, cut to fit. */
+static void test_line(void) {
+  char out[64];
+  g_assert_cmpuint(calc_err_line(out, sizeof out, CALC_E_ZERO_DIV, "%s",
+                                 "division by zero"), ==, 35);
+  g_assert_cmpstr(out, ==, "ERR zero-division: division by zero");
+  g_assert_cmpuint(calc_err_line(out, sizeof out, CALC_E_BUSY, NULL), ==, 8);
+  g_assert_cmpstr(out, ==, "ERR busy");
+  calc_err_line(out, sizeof out, CALC_E_TOO_LONG, "longer than %d", 7);
+  g_assert_cmpstr(out, ==, "ERR too-long: longer than 7");
+  g_assert_cmpuint(calc_err_line(out, 10, CALC_E_SYNTAX, "%s", "xyz"), ==, 9);
+  g_assert_cmpstr(out, ==, "ERR synta");
+  g_assert_cmpuint(calc_err_line(out, 1, CALC_E_SYNTAX, NULL), ==, 0);
+  g_assert_cmpstr(out, ==, "");
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_set_nonfatal_assertions();
@@ -84,5 +100,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/err/tokens", test_tokens);
   g_test_add_func("/err/round-trip", test_round_trip);
   g_test_add_func("/err/outside-table", test_outside_table);
+  g_test_add_func("/err/line", test_line);
   return g_test_run();
 }

@@ -5,6 +5,7 @@
  * reply parsing.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <glib.h>
@@ -69,6 +70,11 @@ static const struct {
   {S("12345"), "12345", 0, 0},
   {S(""), "", 0, 0},
   {S("1\t#5\t"), "1\t", 1, 5},
+  /* blanks are Python's: space, tab, form feed (calc_is_blank) */
+  {S("1+2 #7\f"), "1+2 ", 1, 7},
+  {S("1+2\f#7 \f\t"), "1+2\f", 1, 7},
+  {S("1+2 #7\v"), "1+2 #7\v", 0, 0},
+  {S("1+2 #7\r"), "1+2 #7\r", 0, 0},
 };
 
 static void test_request_split(void) {
@@ -231,21 +237,54 @@ static void test_answer_limits(void) {
   calc_ctx *c = calc_ctx_new(NULL);
   char out[CALC_ANSWER_MAX];
   calc_err kind;
-  GString *req = g_string_new("1");
-  for (int i = 0; i < 2047; i++) g_string_append(req, "+1");
-  g_string_append(req, " ");  /* 4096 bytes of expression */
-  g_assert_cmpuint(req->len, ==, CALC_MAX_REQUEST_LEN);
-  g_string_append(req, "#5");
-  size_t len = calc_answer(c, CALC_ROLE_ALL, req->str, req->len, SIZE_MAX, out,
-                           sizeof out, &kind);
-  g_assert_cmpstr(out, ==, "2048 #5");
-  g_assert_cmpuint(len, ==, 7);
-  g_string_insert_c(req, 0, ' ');  /* 4097 bytes of expression */
-  calc_answer(c, CALC_ROLE_ALL, req->str, req->len, SIZE_MAX, out, sizeof out,
-              &kind);
-  g_assert_cmpint(kind, ==, CALC_E_TOO_LONG);
-  g_assert_cmpstr(out, ==, "ERR too-long: request longer than 4096 bytes #5");
-  g_string_free(req, TRUE);
+  size_t len;
+  /* The rule: the whole request counts, tag included; over the limit it is
+   * answered too-long without the tag (docs/PROTOCOL.md, "Limits"). */
+  static const struct {
+    size_t n;        /* request bytes */
+    const char *tag; /* appended, counted in n */
+    const char *want;
+  } rows[] = {
+    {4095, "", "2048"},
+    {4096, "", "2048"},
+    {4097, "", "ERR too-long: request longer than 4096 bytes"},
+    {4095, " #5", "2046 #5"},
+    {4096, " #5", "2047 #5"},
+    {4097, " #5", "ERR too-long: request longer than 4096 bytes"},
+    {4097, " #123456789", "ERR too-long: request longer than 4096 bytes"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+    GString *req = g_string_new("1");
+    size_t t = strlen(rows[i].tag);
+    while (req->len + 2 <= rows[i].n - t) g_string_append(req, "+1");
+    if (req->len < rows[i].n - t) g_string_append(req, " ");
+    g_string_append(req, rows[i].tag);
+    g_assert_cmpuint(req->len, ==, rows[i].n);
+    calc_answer_info ai;
+    len = calc_answer_info_of(c, CALC_ROLE_ALL, req->str, req->len, SIZE_MAX,
+                              out, sizeof out, &ai);
+    g_assert_cmpuint(len, ==, ai.len);
+    if (strncmp(out, rows[i].want, strlen(rows[i].want)) != 0)
+      FAIL("%zu bytes with tag '%s': '%s', want '%s'", rows[i].n,
+           rows[i].tag, out, rows[i].want);
+    int over = rows[i].n > CALC_MAX_REQUEST_LEN;
+    g_assert_cmpint(!!(ai.flags & CALC_REPLY_TOO_LONG), ==, over);
+    g_assert_cmpint(ai.kind == CALC_E_TOO_LONG, ==, over);
+    g_assert_cmpint(!!(ai.flags & CALC_REPLY_TAGGED), ==, !over && t > 0);
+    g_assert_cmpuint(ai.body_len, ==, ai.len - (!over && t ? t : 0));
+    /* calc_answer() says the same */
+    calc_err kind;
+    char out2[CALC_ANSWER_MAX];
+    g_assert_cmpuint(calc_answer(c, CALC_ROLE_ALL, req->str, req->len,
+                                 SIZE_MAX, out2, sizeof out2, &kind), ==, len);
+    g_assert_cmpint(kind, ==, ai.kind);
+    g_assert_cmpstr(out2, ==, out);
+    /* and the UDP bound of an over-long request never shortens it */
+    calc_answer_info_of(c, CALC_ROLE_ALL, req->str, req->len,
+                        calc_udp_bound(req->len), out2, sizeof out2, &ai);
+    g_assert_cmpstr(out2, ==, out);
+    g_string_free(req, TRUE);
+  }
 
   len = calc_answer(c, CALC_ROLE_ALL, S("-(10**4300-1) #999999999"), SIZE_MAX,
                     out, sizeof out, &kind);
@@ -365,6 +404,162 @@ static void test_reply_parse(void) {
   }
 }
 
+/* ---- the wire's other bytes --------------------------------------------- */
+
+static void test_tag_format(void) {
+  static const struct {
+    uint32_t tag;
+    const char *want;
+  } rows[] = {{0, " #0"}, {7, " #7"}, {999999999, " #999999999"}};
+  for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+    char out[CALC_TAG_TEXT_MAX + 1];
+    g_assert_cmpuint(calc_tag_format(out, sizeof out, rows[i].tag), ==,
+                     strlen(rows[i].want));
+    g_assert_cmpstr(out, ==, rows[i].want);
+    /* the one parse reads back the one format */
+    char req[32];
+    snprintf(req, sizeof req, "1+1%s", out);
+    calc_request rq;
+    calc_request_split(req, strlen(req), &rq);
+    g_assert_true(rq.has_tag);
+    g_assert_cmpuint(rq.tag, ==, rows[i].tag);
+    calc_reply_info ri;
+    snprintf(req, sizeof req, "2%s", out);
+    g_assert_cmpint(calc_reply_parse(req, strlen(req), &ri), ==, 0);
+    g_assert_true(ri.has_tag);
+    g_assert_cmpuint(ri.tag, ==, rows[i].tag);
+    g_assert_cmpuint(ri.text_len, ==, 1);
+  }
+}
+
+static void test_fixed_replies(void) {
+  char out[128];
+  g_assert_cmpuint(calc_reply_too_long(out, sizeof out, 4096), ==, 44);
+  g_assert_cmpstr(out, ==, "ERR too-long: request longer than 4096 bytes");
+  calc_reply_busy(out, sizeof out, "server at its connection limit (%u)", 7u);
+  g_assert_cmpstr(out, ==, "ERR busy: server at its connection limit (7)");
+  calc_reply_busy(out, sizeof out, "server stopping");
+  g_assert_cmpstr(out, ==, "ERR busy: server stopping");
+  /* cut to fit, NUL-terminated */
+  g_assert_cmpuint(calc_reply_too_long(out, 8, 4096), ==, 7);
+  g_assert_cmpstr(out, ==, "ERR too");
+}
+
+static void test_unfinished(void) {
+  static const struct {
+    const char *in;
+    int want;
+  } rows[] = {
+    {"2*", 1}, {"(1+", 1}, {"-", 1}, {"2* #5", 1}, {"2*\r\n", 1},
+    {"((", 1}, {"2*3", 0}, {"2*)", 0}, {"", 0}, {"1+", 1}, {"1 +  ", 1},
+    {"abc", 0}, {"1e", 0},
+  };
+  calc_ctx *c = calc_ctx_new(NULL);
+  for (size_t i = 0; i < G_N_ELEMENTS(rows); i++)
+    if (calc_request_unfinished(c, rows[i].in, strlen(rows[i].in)) !=
+        rows[i].want)
+      FAIL("unfinished('%s') != %d", rows[i].in, rows[i].want);
+  calc_ctx_free(c);
+}
+
+/* Flags a client or the dissector reads from reply bytes, and the same
+ * flags calc_answer_info_of() reports for the reply it wrote. */
+static void test_reply_flags(void) {
+  static const struct {
+    calc_role role;
+    const char *req;
+    size_t bound;
+    unsigned want;
+  } rows[] = {
+    {CALC_ROLE_ALL, "1+1", SIZE_MAX, 0},
+    {CALC_ROLE_ALL, "1+1 #3", SIZE_MAX, CALC_REPLY_TAGGED},
+    {CALC_ROLE_ALL, "2**200", 32, CALC_REPLY_CUT},
+    {CALC_ROLE_ALL, "2**200 #7", 32, CALC_REPLY_CUT | CALC_REPLY_TAGGED},
+    {CALC_ROLE_ALL, "1/0", 32, CALC_REPLY_CUT},
+    {CALC_ROLE_ALL, "1/0", SIZE_MAX, 0},
+    {CALC_ROLE_ADDSUB, "2*3 #4", SIZE_MAX, CALC_REPLY_ROLE | CALC_REPLY_TAGGED},
+    {CALC_ROLE_MULDIV, "1-1", SIZE_MAX, CALC_REPLY_ROLE},
+    {CALC_ROLE_ADDSUB, "2*3", 32, CALC_REPLY_CUT},
+    {CALC_ROLE_ALL, "10**4300", SIZE_MAX, CALC_REPLY_DIGITS},
+    {CALC_ROLE_ALL, "2**70000", SIZE_MAX, 0}, /* too-large: bits, not digits */
+    {CALC_ROLE_ALL, "abc", SIZE_MAX, 0},
+  };
+  calc_ctx *c = calc_ctx_new(NULL);
+  for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+    char out[CALC_ANSWER_MAX];
+    calc_answer_info ai;
+    size_t n = calc_answer_info_of(c, rows[i].role, rows[i].req,
+                                   strlen(rows[i].req), rows[i].bound, out,
+                                   sizeof out, &ai);
+    if (ai.flags != rows[i].want)
+      FAIL("'%s': answer flags %#x, want %#x ('%s')", rows[i].req, ai.flags,
+           rows[i].want, out);
+    calc_reply_info ri;
+    g_assert_cmpint(calc_reply_parse(out, n, &ri), ==, 0);
+    g_assert_true(ri.strict);
+    if (ri.flags != rows[i].want)
+      FAIL("'%s': reply flags %#x, want %#x ('%s')", rows[i].req, ri.flags,
+           rows[i].want, out);
+    g_assert_cmpuint(ri.text_len, ==, ai.body_len);
+  }
+  calc_ctx_free(c);
+}
+
+/* The reply grammar a client accepts (calc_reply_info.strict). */
+static void test_reply_grammar(void) {
+  static const struct {
+    const char *in;
+    size_t len;
+    int strict;
+  } rows[] = {
+    {S("225"), 1}, {S("-4"), 1}, {S("0"), 1}, {S("225 #7"), 1},
+    {S("0.5"), 1}, {S("-0.0"), 1}, {S("1e+16"), 1}, {S("1.5e-05"), 1},
+    {S("5e-324"), 1}, {S("1.7976931348623157e+308"), 1}, {S("123.0"), 1},
+    {S("inf"), 1}, {S("-inf"), 1}, {S("nan"), 1}, {S("nan #3"), 1},
+    {S("ERR zero-division: division by zero"), 1},
+    {S("ERR zero-division"), 1}, {S("ERR too-large: use TCP #7"), 1},
+    /* not replies */
+    {S(""), 0}, {S("-0"), 0}, {S("007"), 0}, {S("+5"), 0}, {S("8+1"), 0},
+    {S("1e16"), 0}, {S("1."), 0}, {S(".5"), 0}, {S("-nan"), 0},
+    {S("infinity"), 0}, {S("1e+1234"), 0}, {S("12e+16"), 0},
+    {S("225 "), 0}, {S(" 225"), 0}, {S("225 #"), 0},
+    {S("\x1b]0;PWNED\x07\x1b[2J225\x00\xff #12"), 0},
+    {S("225\x00"), 0}, {S("ERR bogus: x"), 0}, {S("ERR syntax:"), 0},
+    {S("ERR syntax: \x1b[2J"), 0}, {S("ERR syntax:x"), 0},
+    {S("ERR"), 0}, {S("ERR "), 0}, {S("err syntax: x"), 0},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+    calc_reply_info ri;
+    calc_reply_parse(rows[i].in, rows[i].len, &ri);
+    if (ri.strict != rows[i].strict) {
+      char e[128];
+      FAIL("'%s': strict %d, want %d",
+           calc_escape(rows[i].in, rows[i].len, e, sizeof e), ri.strict,
+           rows[i].strict);
+    }
+  }
+  /* the digit limit */
+  GString *big = g_string_new("");
+  for (int i = 0; i < CALC_MAX_DIGITS; i++) g_string_append_c(big, '9');
+  g_assert_true(calc_reply_is_number(big->str, big->len, CALC_MAX_DIGITS));
+  g_string_append_c(big, '9');
+  g_assert_false(calc_reply_is_number(big->str, big->len, CALC_MAX_DIGITS));
+  g_string_prepend_c(big, '-');
+  g_assert_false(calc_reply_is_number(big->str, big->len, CALC_MAX_DIGITS));
+  g_string_free(big, TRUE);
+}
+
+static void test_escape(void) {
+  char out[64];
+  g_assert_cmpstr(calc_escape(S("225"), out, sizeof out), ==, "225");
+  g_assert_cmpstr(calc_escape(S("\x1b]0;P\x07\\ \x00\xff"), out, sizeof out),
+                  ==, "\\x1b]0;P\\x07\\\\ \\x00\\xff");
+  g_assert_cmpstr(calc_escape(S("0123456789abcdefghij"), out, 16), ==,
+                  "01234567...");
+  g_assert_cmpuint(strlen(calc_escape(S("\x1b\x1b\x1b\x1b\x1b\x1b"), out, 20)),
+                   <, 20);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_set_nonfatal_assertions();
@@ -376,5 +571,11 @@ int main(int argc, char **argv) {
   g_test_add_func("/proto/answer-limits", test_answer_limits);
   g_test_add_func("/proto/answer-bounds", test_answer_bounds);
   g_test_add_func("/proto/reply-parse", test_reply_parse);
+  g_test_add_func("/proto/tag-format", test_tag_format);
+  g_test_add_func("/proto/fixed-replies", test_fixed_replies);
+  g_test_add_func("/proto/unfinished", test_unfinished);
+  g_test_add_func("/proto/reply-flags", test_reply_flags);
+  g_test_add_func("/proto/reply-grammar", test_reply_grammar);
+  g_test_add_func("/proto/escape", test_escape);
   return g_test_run();
 }

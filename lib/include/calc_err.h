@@ -11,6 +11,7 @@
 #ifndef CALC_ERR_H
 #define CALC_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* X(name, token, description) */
@@ -45,5 +46,15 @@ const char *calc_err_describe(calc_err e);
 
 /* The kind whose token is the n bytes at s, or CALC_OK when none is. */
 calc_err calc_err_from_token(const char *s, size_t n);
+
+/* The one writer of an error line: "ERR <token>: <message>" (the message
+ * from fmt), or "ERR <token>" when fmt is NULL (a reply shortened by the
+ * UDP bound).  Writes at most cap - 1 bytes and a NUL into out (cap >= 1)
+ * and returns the length written, cut to fit.  Every ERR line on the wire,
+ * the evaluator's, calc_answer()'s and the servers', comes from here. */
+size_t calc_err_line(char *out, size_t cap, calc_err e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+size_t calc_err_vline(char *out, size_t cap, calc_err e, const char *fmt,
+                      va_list ap) __attribute__((format(printf, 4, 0)));
 
 #endif /* CALC_ERR_H */

@@ -30,6 +30,19 @@
                                            limb operations (~2 ms): bounds
                                            long chains of big operations */
 
+/* The messages other modules key on, spelled once: the over-long request
+ * (calc_parse, calc_answer) and the int too long to print (a client that
+ * splits an expression cannot carry such an intermediate result). */
+#define CALC_MSG_TOO_LONG   "request longer than %zu bytes"
+#define CALC_MSG_INT_DIGITS "integer result has more than %u digits"
+
+/* Python's blank between tokens: space, tab, form feed (the tokenizer's
+ * whitespace; a newline is not blank).  The one definition in lib/: the
+ * tokenizer, the request tag and the clients use it. */
+static inline int calc_is_blank(int ch) {
+  return ch == ' ' || ch == '\t' || ch == '\f';
+}
+
 /* Longest reply text calc_reply() can return: a result of CALC_MAX_DIGITS
  * digits and its sign, or an error line. */
 #define CALC_REPLY_MAX (CALC_MAX_DIGITS + 64)
