@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import CALCD, TIMEOUT, Calcd
+from conftest import CALCD, TIMEOUT, Calcd, recv_lines, udp_ask
 
 ACTIVATE = shutil.which("systemd-socket-activate")
 
@@ -43,23 +43,10 @@ def free_port():
 
 
 def tcp_ask(host, port, line):
+    """One line over a new connection; its reply line."""
     with socket.create_connection((host, port), timeout=TIMEOUT) as c:
         c.sendall(line + b"\n")
-        buf = b""
-        while not buf.endswith(b"\n"):
-            d = c.recv(4096)
-            if not d:
-                break
-            buf += d
-        return buf
-
-
-def udp_ask(host, port, payload):
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_DGRAM) as u:
-        u.settimeout(TIMEOUT)
-        u.sendto(payload, (host, port))
-        return u.recvfrom(65536)[0]
+        return recv_lines(c, 1)
 
 
 class Activated:
@@ -111,12 +98,7 @@ def activated():
     if not CALCD:
         pytest.fail("CALCD is not set (run through ctest)")
     started = []
-
-    def start(*a, **kw):
-        a = Activated(*a, **kw)
-        started.append(a)
-        return a
-    yield start
+    yield lambda *a, **kw: started.append(Activated(*a, **kw)) or started[-1]
     for a in started:
         a.stop()
 
@@ -126,8 +108,8 @@ def test_tcp_activation_then_udp(activated):
     a = activated(port, "tcp")
     a.wait_listening()
     assert tcp_ask("127.0.0.1", port, b"15*15") == b"225\n"
-    assert udp_ask("127.0.0.1", port, b"15*15") == b"225"
-    assert udp_ask("127.0.0.1", port, b"2**-1") == b"0.5"
+    assert udp_ask(port, b"15*15", "127.0.0.1") == b"225"
+    assert udp_ask(port, b"2**-1", "127.0.0.1") == b"0.5"
     code, log = a.stop()
     assert code == 0, log
     assert "calcd: socket activation: serving 1 TCP and 1 UDP sockets " \
@@ -143,8 +125,8 @@ def test_udp_activation_ipv4_and_ipv6(activated):
     a = activated(port, "udp", hosts=("127.0.0.1", "::1"),
                   args=("--role", "muldiv"))
     a.wait_listening()
-    assert udp_ask("127.0.0.1", port, b"15*15") == b"225"
-    assert udp_ask("::1", port, b"7//2") == b"3"
+    assert udp_ask(port, b"15*15", "127.0.0.1") == b"225"
+    assert udp_ask(port, b"7//2", "::1") == b"3"
     assert tcp_ask("::1", port, b"6*7") == b"42\n"
     assert tcp_ask("127.0.0.1", port, b"1+1").startswith(b"ERR unsupported")
     code, log = a.stop()
@@ -159,7 +141,7 @@ def test_sighup_under_activation(activated):
     a.wait_listening()
     assert tcp_ask("127.0.0.1", port, b"1+1") == b"2\n"
     a.proc.send_signal(signal.SIGHUP)
-    assert udp_ask("127.0.0.1", port, b"2+2") == b"4"
+    assert udp_ask(port, b"2+2", "127.0.0.1") == b"4"
     assert tcp_ask("127.0.0.1", port, b"3+3") == b"6\n"
     code, log = a.stop()
     assert code == 0, log
@@ -178,7 +160,7 @@ def test_by_hand_binds_its_own_sockets():
         assert "socket activation" not in line
         port = int(line.split(", port ")[1].split()[0])
         assert port > 0
-        assert udp_ask("127.0.0.1", port, b"15*15") == b"225"
+        assert udp_ask(port, b"15*15", "127.0.0.1") == b"225"
         assert tcp_ask("::1", port, b"15*15") == b"225\n"
     finally:
         p.send_signal(signal.SIGTERM)
@@ -228,7 +210,7 @@ def test_sighup_by_hand_is_logged_and_survived():
             s.proc.send_signal(signal.SIGHUP)
         time.sleep(0.2)
         assert s.proc.poll() is None
-        assert udp_ask("127.0.0.1", s.port, b"15*15") == b"225"
+        assert udp_ask(s.port, b"15*15", "127.0.0.1") == b"225"
         assert tcp_ask("127.0.0.1", s.port, b"15*15") == b"225\n"
     finally:
         code = s.stop()
