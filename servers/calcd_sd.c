@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "calcd_log.h"
 #include "calcd_sd.h"
 
 /* A decimal in [lo, hi], all of s, or -1. */
@@ -41,9 +42,9 @@ static void sd_note_addr(calcd_opts *o, const struct sockaddr_storage *ss,
                         : ((const struct sockaddr_in *)ss)->sin_port);
 }
 
-/* One passed descriptor into s->listen or s->udp; -1 (logged) if it is not
- * a socket calcd can serve. */
-static int sd_take(calcd *s, int fd) {
+/* One passed descriptor into k; -1 (logged) if it is not a socket calcd
+ * can serve. */
+static int sd_take(calcd_opts *o, calcd_sd_socks *k, int fd) {
   int type = 0, listening = 0;
   socklen_t l = sizeof type;
   struct sockaddr_storage ss;
@@ -67,7 +68,7 @@ static int sd_take(calcd *s, int fd) {
     calcd_log("socket activation: descriptor %d is neither TCP nor UDP", fd);
     return -1;
   }
-  int *n = type == SOCK_STREAM ? &s->nlisten : &s->nudp;
+  int *n = type == SOCK_STREAM ? &k->ntcp : &k->nudp;
   if (*n == CALCD_MAX_BINDS) {
     calcd_log("socket activation: more than %d %s sockets", CALCD_MAX_BINDS,
               type == SOCK_STREAM ? "TCP" : "UDP");
@@ -79,14 +80,12 @@ static int sd_take(calcd *s, int fd) {
     calcd_log("socket activation: descriptor %d: %s", fd, strerror(errno));
     return -1;
   }
-  calcd_io io = {.fd = fd,
-                 .fn = type == SOCK_STREAM ? calcd_tcp_accept : calcd_udp_event};
-  (type == SOCK_STREAM ? s->listen : s->udp)[(*n)++] = io;
-  sd_note_addr(&s->o, &ss, sl);
+  (type == SOCK_STREAM ? k->tcp : k->udp)[(*n)++] = fd;
+  sd_note_addr(o, &ss, sl);
   return 0;
 }
 
-int calcd_sd_listen(calcd *s) {
+int calcd_sd_listen(calcd_opts *o, calcd_sd_socks *k) {
   const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
   if (!pid || !fds || sd_number(pid, 1, 0x7fffffffL) != (long)getpid())
     return 0; /* not for this process (or not activated at all) */
@@ -100,13 +99,13 @@ int calcd_sd_listen(calcd *s) {
     return -1;
   }
   if (n == 0) return 0;
-  int explicit_bind = !s->o.bind_default;
-  s->o.nbind = 0;
-  s->o.bind_default = 0;
+  int explicit_bind = !o->bind_default;
+  o->nbind = 0;
+  o->bind_default = 0;
   for (long i = 0; i < n; i++)
-    if (sd_take(s, CALCD_SD_FDS_START + (int)i) < 0) return -1;
+    if (sd_take(o, k, CALCD_SD_FDS_START + (int)i) < 0) return -1;
   calcd_log("socket activation: serving %d TCP and %d UDP sockets passed "
-            "by systemd%s", s->nlisten, s->nudp,
+            "by systemd%s", k->ntcp, k->nudp,
             explicit_bind ? " (--bind ignored)" : "");
   return (int)n;
 }
@@ -115,8 +114,8 @@ int calcd_sd_listen(calcd *s) {
 
 static calcd_io sd_hup; /* in the epoll set for calcd's lifetime */
 
-static void sd_hup_event(calcd *s, calcd_io *io, uint32_t events) {
-  (void)s;
+static void sd_hup_event(calcd_loop *L, calcd_io *io, uint32_t events) {
+  (void)L;
   (void)events;
   struct signalfd_siginfo si;
   while (read(io->fd, &si, sizeof si) == (ssize_t)sizeof si)
@@ -124,7 +123,7 @@ static void sd_hup_event(calcd *s, calcd_io *io, uint32_t events) {
               (long)si.ssi_pid);
 }
 
-int calcd_sd_hup_init(calcd *s) {
+int calcd_sd_hup_init(calcd_loop *L) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGHUP);
@@ -132,5 +131,5 @@ int calcd_sd_hup_init(calcd *s) {
   sd_hup.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   sd_hup.fn = sd_hup_event;
   if (sd_hup.fd < 0) return -1;
-  return calcd_io_add(s, &sd_hup, EPOLLIN);
+  return calcd_io_add(L, &sd_hup, EPOLLIN);
 }

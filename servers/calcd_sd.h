@@ -11,17 +11,24 @@
 
 #define CALCD_SD_FDS_START 3 /* the first passed descriptor (SD_LISTEN_FDS_START) */
 
-/* Takes the sockets systemd passed, if the environment passes any to this
- * process: TCP listeners into s->listen, UDP sockets into s->udp, their
- * addresses into s->o.bind for the startup line; then unsets LISTEN_PID,
- * LISTEN_FDS and LISTEN_FDNAMES.  Returns the number taken, 0 when there
- * are none (calcd binds its own), -1 when a passed descriptor is not an
- * IPv4/IPv6 stream listener or datagram socket, or too many (logged). */
-int calcd_sd_listen(calcd *s);
+/* The passed sockets: any number of TCP listeners and UDP sockets. */
+typedef struct calcd_sd_socks {
+  int ntcp, nudp;
+  int tcp[CALCD_MAX_BINDS], udp[CALCD_MAX_BINDS];
+} calcd_sd_socks;
 
-/* SIGHUP: blocked and read from its own signalfd in the epoll set, so it
- * is logged and calcd goes on serving (there is nothing to reload: options
+/* Takes the sockets systemd passed, if the environment passes any to this
+ * process: TCP listeners and UDP sockets into k (non-blocking), their
+ * addresses into o->bind and o->port for the startup line; then unsets
+ * LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES.  Returns the number taken, 0
+ * when there are none (calcd binds its own), -1 when a passed descriptor is
+ * not an IPv4/IPv6 stream listener or datagram socket, or too many
+ * (logged). */
+int calcd_sd_listen(calcd_opts *o, calcd_sd_socks *k);
+
+/* SIGHUP: blocked and read from its own signalfd in the loop, so it is
+ * logged and calcd goes on serving (there is nothing to reload: options
  * come from the command line, logs go to stderr).  Returns 0 or -1. */
-int calcd_sd_hup_init(calcd *s);
+int calcd_sd_hup_init(calcd_loop *L);
 
 #endif
