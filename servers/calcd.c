@@ -21,7 +21,9 @@
 
 #include "calcd.h"
 #include "calcd_log.h"
+#include "calcd_proxy.h"
 #include "calcd_sd.h"
+#include "calcd_workers.h"
 
 #include "calc_version.h"
 
@@ -51,6 +53,14 @@ static void usage(FILE *f) {
     "                         close a TCP connection whose request is not\n"
     "                         complete S seconds after its first byte\n"
     "                         (default %u)\n"
+    "      --proxy-protocol FROM\n"
+    "                         TCP connections from these networks (the load\n"
+    "                         balancers, e.g. 127.0.0.0/8,::1/128) must start\n"
+    "                         with a PROXY v1/v2 header naming the client; a\n"
+    "                         header from anyone else is refused\n"
+    "      --threads N        worker threads, each with its own event loop\n"
+    "                         and SO_REUSEPORT sockets (default 1; auto: one\n"
+    "                         per CPU)\n"
     "  -v, --verbose          log every request on stderr\n"
     "  -h, --help             this text\n"
     "  -V, --version          print the version\n"
@@ -111,7 +121,10 @@ static int parse_seconds(const char *txt, uint64_t *ms) {
 /* Parses argv into *o.  Returns -1 to exit 0 (help, version), 0 to run,
  * CALCD_EXIT_USAGE on a usage error. */
 static int parse_options(int argc, char **argv, calcd_opts *o) {
-  enum { OPT_MAX_CONN = 256, OPT_PER_ADDR, OPT_IDLE, OPT_REQUEST };
+  enum {
+    OPT_MAX_CONN = 256, OPT_PER_ADDR, OPT_IDLE, OPT_REQUEST, OPT_PROXY,
+    OPT_THREADS
+  };
   static const struct option longopts[] = {
     {"role", required_argument, NULL, 'r'},
     {"port", required_argument, NULL, 'p'},
@@ -120,6 +133,8 @@ static int parse_options(int argc, char **argv, calcd_opts *o) {
     {"max-conn-per-addr", required_argument, NULL, OPT_PER_ADDR},
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"request-timeout", required_argument, NULL, OPT_REQUEST},
+    {"proxy-protocol", required_argument, NULL, OPT_PROXY},
+    {"threads", required_argument, NULL, OPT_THREADS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -189,6 +204,14 @@ static int parse_options(int argc, char **argv, calcd_opts *o) {
         return CALCD_EXIT_USAGE;
       }
       break;
+    case OPT_PROXY:
+      if (calcd_proxy_option(optarg, &o->proxy_from) < 0)
+        return CALCD_EXIT_USAGE;
+      break;
+    case OPT_THREADS:
+      if (calcd_threads_option(optarg, &o->threads) < 0)
+        return CALCD_EXIT_USAGE;
+      break;
     case 'v': o->verbose = 1; break;
     case 'h': usage(stdout); return -1;
     case 'V': printf("calcd %s\n", CALC_VERSION); return -1;
@@ -224,11 +247,15 @@ static uint16_t get_port(const struct sockaddr_storage *ss) {
                    : ((const struct sockaddr_in *)ss)->sin_port);
 }
 
-/* A bound (and for TCP listening) non-blocking socket, or -1 with errno. */
-static int open_socket(struct sockaddr_storage *ss, socklen_t len, int type) {
+/* A bound (and for TCP listening) non-blocking socket, or -1 with errno.
+ * reuseport: one of several workers' sockets on the same address. */
+static int open_socket(struct sockaddr_storage *ss, socklen_t len, int type,
+                       int reuseport) {
   int fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   int one = 1;
+  if (reuseport)
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (ss->ss_family == AF_INET6) /* "::" must not take 0.0.0.0 too */
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (type == SOCK_STREAM)
@@ -242,13 +269,6 @@ static int open_socket(struct sockaddr_storage *ss, socklen_t len, int type) {
   }
   return fd;
 }
-
-/* The bound sockets, one UDP and one TCP per address, before they are
- * given to the loop. */
-typedef struct calcd_socks {
-  int n;
-  int tcp[CALCD_MAX_BINDS], udp[CALCD_MAX_BINDS];
-} calcd_socks;
 
 static void close_sockets(calcd_socks *k) {
   for (int i = 0; i < k->n; i++) {
@@ -266,7 +286,8 @@ static int bind_once(calcd_opts *o, int *port, calcd_socks *k) {
     int fds[2] = {-1, -1};
     set_port(&o->bind[i], (uint16_t)*port);
     for (int t = 0; t < 2; t++) {
-      fds[t] = open_socket(&o->bind[i], o->bind_len[i], types[t]);
+      fds[t] = open_socket(&o->bind[i], o->bind_len[i], types[t],
+                           o->threads > 1);
       if (fds[t] < 0) break;
       if (*port == 0) { /* the kernel chose: use it everywhere */
         struct sockaddr_storage got;
@@ -305,7 +326,7 @@ static int bind_once(calcd_opts *o, int *port, calcd_socks *k) {
 
 /* The sockets calcd serves: bound here, on o->port (0: a free one, then
  * written back).  0, or -1 (logged). */
-static int bind_all(calcd_opts *o, calcd_socks *k) {
+int calcd_bind(calcd_opts *o, calcd_socks *k) {
   for (int tries = 0; tries < CALCD_PORT_TRIES; tries++) {
     int port = o->port;
     int r = bind_once(o, &port, k);
@@ -323,15 +344,19 @@ static int bind_all(calcd_opts *o, calcd_socks *k) {
  * which follows max_conn. */
 static void fit_fd_limit(calcd_opts *o) {
   struct rlimit rl;
+  /* each worker past the first: its refusals, sockets, epoll and pipe */
+  rlim_t more = o->threads > 1 ? (rlim_t)(o->threads - 1) *
+                (CALCD_REJECT_MAX + 2 * CALCD_MAX_BINDS + 4) : 0;
   rlim_t need = (rlim_t)o->max_conn + CALCD_REJECT_MAX + 2 * CALCD_MAX_BINDS +
-                CALCD_FD_SPARE;
+                CALCD_FD_SPARE + more;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
     rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need
                       ? need : rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
     getrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur < need) {
-      rlim_t spare = CALCD_REJECT_MAX + 2 * CALCD_MAX_BINDS + CALCD_FD_SPARE;
+      rlim_t spare = CALCD_REJECT_MAX + 2 * CALCD_MAX_BINDS + CALCD_FD_SPARE +
+                     more;
       o->max_conn = rl.rlim_cur > spare + 1 ? (unsigned)(rl.rlim_cur - spare)
                                             : 1;
       calcd_log("open file limit %lu: max-conn lowered to %u",
@@ -354,13 +379,23 @@ static void log_startup(const calcd_opts *o, const calcd *s) {
     n += (size_t)snprintf(addrs + n, sizeof addrs - n, "%s%s", i ? " " : "",
                           a);
   }
+  char proxy[CALC_CIDR_MAX * (CALC_CIDR_TEXT_MAX + 1) + 32] = "";
+  char threads[32] = "";
+  if (o->threads > 1) snprintf(threads, sizeof threads, ", threads %u",
+                               o->threads);
+  if (o->proxy_from.n) {
+    static const char pre[] = ", proxy-protocol from ";
+    memcpy(proxy, pre, sizeof pre);
+    calcd_proxy_describe(&o->proxy_from, proxy + sizeof pre - 1,
+                         sizeof proxy - sizeof pre + 1);
+  }
   calcd_log("version %s, role %s, port %d udp+tcp on %s, max-conn %u, "
             "max-conn-per-addr %u, idle-timeout %.3g s, request-timeout "
-            "%.3g s, max-request %zu bytes, pid %ld",
+            "%.3g s, max-request %zu bytes, pid %ld%s%s",
             CALC_VERSION, calc_role_name(o->role), o->port, addrs,
             o->max_conn, o->max_per_addr, (double)o->idle_ms / 1000.0,
             (double)o->request_ms / 1000.0, calc_ctx_limits(s->ctx)->max_len,
-            (long)getpid());
+            (long)getpid(), proxy, threads);
 }
 
 /* ---- signals ---- */
@@ -380,9 +415,9 @@ static int setup_signals(void) {
 
 /* Stop: no new connections or data; what was received is answered,
  * computed until CALCD_STOP_COMPUTE_MS, ERR busy after. */
-static void stop_server(calcd *s, int sig) {
+void calcd_stop(calcd *s, int sig) {
   if (s->loop.stopping) return;
-  calcd_log("signal %d: stopping", sig);
+  if (sig) calcd_log("signal %d: stopping", sig);
   s->busy_from = s->loop.now + CALCD_STOP_COMPUTE_MS;
   calcd_loop_stop(&s->loop, CALCD_STOP_MS);
 }
@@ -391,18 +426,14 @@ static void on_signal(calcd_loop *L, calcd_io *io, uint32_t events) {
   (void)events;
   calcd *s = CALCD_OF(L);
   struct signalfd_siginfo si;
-  while (read(io->fd, &si, sizeof si) == (ssize_t)sizeof si) {
-    if (si.ssi_signo == SIGUSR1)
-      calcd_stats_log(&s->st, "stats");
-    else
-      stop_server(s, (int)si.ssi_signo);
-  }
+  while (read(io->fd, &si, sizeof si) == (ssize_t)sizeof si)
+    calcd_workers_signal(s, (int)si.ssi_signo); /* to every worker */
 }
 
 /* ---- main ---- */
 
 /* One server: its evaluator, loop, transports and tables. */
-static int calcd_init(calcd *s, const calcd_opts *o) {
+int calcd_init(calcd *s, const calcd_opts *o) {
   memset(s, 0, sizeof *s);
   s->o = o;
   s->ctx = calc_ctx_new(NULL);
@@ -413,7 +444,14 @@ static int calcd_init(calcd *s, const calcd_opts *o) {
   return 0;
 }
 
-static void calcd_free(calcd *s) {
+int calcd_serve(calcd *s, calcd_socks *k) {
+  for (int i = 0; i < k->n; i++)
+    if (calcd_tcp_add(s, k->tcp[i]) < 0 || calcd_udp_add(s, k->udp[i]) < 0)
+      return -1;
+  return 0;
+}
+
+void calcd_free(calcd *s) {
   calcd_loop_free(&s->loop);
   calcd_addrs_free(&s->addrs);
   calc_ctx_free(s->ctx);
@@ -434,23 +472,16 @@ int main(int argc, char **argv) {
   calcd_socks k = {0};
   calcd_sd_socks sd = {0};  /* systemd's sockets, else calcd binds its own */
   r = calcd_sd_listen(&o, &sd);
-  if (r < 0 || (r == 0 && bind_all(&o, &k) < 0)) return CALCD_EXIT_FAIL;
+  if (r < 0 || (r == 0 && calcd_bind(&o, &k) < 0)) return CALCD_EXIT_FAIL;
   if (calcd_init(&s, &o) < 0) {
     calcd_log("cannot start: %s", strerror(errno));
     return CALCD_EXIT_FAIL;
   }
   calcd_io sig = {.fd = sigfd, .fn = on_signal};
-  for (int i = 0; i < k.n; i++)
-    if (calcd_tcp_add(&s, k.tcp[i]) < 0 || calcd_udp_add(&s, k.udp[i]) < 0) {
-      calcd_log("cannot serve: %s", strerror(errno));
-      return CALCD_EXIT_FAIL;
-    }
-  for (int i = 0; i < sd.ntcp + sd.nudp; i++)
-    if ((i < sd.ntcp ? calcd_tcp_add(&s, sd.tcp[i])
-                     : calcd_udp_add(&s, sd.udp[i - sd.ntcp])) < 0) {
-      calcd_log("cannot serve: %s", strerror(errno));
-      return CALCD_EXIT_FAIL;
-    }
+  if (calcd_serve(&s, &k) < 0 || calcd_sd_serve(&s, &sd) < 0) {
+    calcd_log("cannot serve: %s", strerror(errno));
+    return CALCD_EXIT_FAIL;
+  }
   if (calcd_sd_hup_init(&s.loop) < 0) {
     calcd_log("cannot watch SIGHUP: %s", strerror(errno));
     return CALCD_EXIT_FAIL;
@@ -459,9 +490,12 @@ int main(int argc, char **argv) {
     calcd_log("epoll_ctl: %s", strerror(errno));
     return CALCD_EXIT_FAIL;
   }
+  /* This thread is worker 0 (and the signals' reader); --threads starts
+   * the others, on the port just bound. */
+  if (calcd_workers_start(&s) < 0) return CALCD_EXIT_FAIL;
   log_startup(&o, &s);
   r = calcd_loop_run(&s.loop) < 0 ? CALCD_EXIT_FAIL : CALCD_EXIT_OK;
-  calcd_stats_log(&s.st, "stats");
+  calcd_workers_finish(&s); /* every worker's counters, then the sum */
   calcd_log("stopped");
   calcd_free(&s);
   return r;

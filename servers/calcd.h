@@ -9,6 +9,8 @@
  *   calcd_addr.c   connections per client address
  *   calcd_stats.c  counters
  *   calcd_log.c    the log
+ *   calcd_proxy.c  the PROXY protocol header (--proxy-protocol)
+ *   calcd_workers.c --threads: one calcd per worker thread
  *
  * One calcd is one loop with its own calc_ctx, transports and counters:
  * nothing mutable is file-static, so several can run in one process.
@@ -22,6 +24,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "calc_cidr.h"
 #include "calc_exit.h"
 #include "calc_proto.h"
 #include "calcd_addr.h"
@@ -93,10 +96,13 @@ typedef struct calcd_opts {
   struct sockaddr_storage bind[CALCD_MAX_BINDS];
   socklen_t bind_len[CALCD_MAX_BINDS];
   int bind_default;   /* the loopback pair: a missing ::1 is not fatal */
+  calc_cidr_list proxy_from; /* --proxy-protocol (n == 0: off) */
+  unsigned threads;   /* --threads: workers (calcd_workers.h); 0 = 1 */
 } calcd_opts;
 
 typedef struct calcd_conn calcd_conn;
 typedef struct calcd_udp calcd_udp;
+typedef struct calcd_workers calcd_workers;
 
 /* TCP state of one loop (calcd_tcp.c). */
 typedef struct calcd_tcp {
@@ -109,6 +115,7 @@ typedef struct calcd_tcp {
   int spare_fd;       /* held open, given up to refuse a connection when
                          out of descriptors (EMFILE) */
   calcd_tq *idle, *drain, *quiet, *incomplete, *request;
+  calcd_tq *proxy;    /* --proxy-protocol: a header's deadline */
 } calcd_tcp;
 
 typedef struct calcd {
@@ -122,6 +129,8 @@ typedef struct calcd {
   calcd_tcp tcp;
   calcd_addrs addrs;
   calcd_stats st;
+  calcd_workers *workers; /* the process's workers (calcd_workers.h) */
+  unsigned id;            /* this one's number among them, 0 is main's */
 } calcd;
 
 #define CALCD_OF(L) ((calcd *)(void *)((char *)(L)-offsetof(calcd, loop)))
@@ -130,6 +139,22 @@ typedef struct calcd {
 static inline int calcd_stop_busy(const calcd *s) {
   return s->loop.stopping && s->loop.now >= s->busy_from;
 }
+
+/* The bound sockets, one UDP and one TCP per address, before they are
+ * given to a loop. */
+typedef struct calcd_socks {
+  int n;
+  int tcp[CALCD_MAX_BINDS], udp[CALCD_MAX_BINDS];
+} calcd_socks;
+
+/* calcd.c: one server (a worker): set up, bind (on o->port; 0 picks one
+ * and writes it back), serve the sockets, stop (sig 0: not logged),
+ * free.  0, or -1 (logged for bind). */
+int calcd_init(calcd *s, const calcd_opts *o);
+int calcd_bind(calcd_opts *o, calcd_socks *k);
+int calcd_serve(calcd *s, calcd_socks *k);
+void calcd_stop(calcd *s, int sig);
+void calcd_free(calcd *s);
 
 /* calcd_udp.c: serve UDP socket fd (bound) in s. */
 int calcd_udp_add(calcd *s, int fd);

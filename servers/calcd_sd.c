@@ -105,9 +105,19 @@ int calcd_sd_listen(calcd_opts *o, calcd_sd_socks *k) {
   for (long i = 0; i < n; i++)
     if (sd_take(o, k, CALCD_SD_FDS_START + (int)i) < 0) return -1;
   calcd_log("socket activation: serving %d TCP and %d UDP sockets passed "
-            "by systemd%s", k->ntcp, k->nudp,
-            explicit_bind ? " (--bind ignored)" : "");
+            "by systemd%s%s", k->ntcp, k->nudp,
+            explicit_bind ? " (--bind ignored)" : "",
+            o->threads > 1 ? " (--threads ignored: one worker)" : "");
+  if (o->threads > 1) o->threads = 1;
   return (int)n;
+}
+
+int calcd_sd_serve(calcd *s, const calcd_sd_socks *k) {
+  for (int i = 0; i < k->ntcp; i++)
+    if (calcd_tcp_add(s, k->tcp[i]) < 0) return -1;
+  for (int i = 0; i < k->nudp; i++)
+    if (calcd_udp_add(s, k->udp[i]) < 0) return -1;
+  return 0;
 }
 
 /* ---- SIGHUP ------------------------------------------------------------ */

@@ -27,7 +27,8 @@
   X(TCP_TOO_LONG,     "tcp", "over-long")                                   \
   X(TCP_IDLE,         "tcp", "idle-timeouts")                               \
   X(TCP_REQ_TIMEOUT,  "tcp", "request-timeouts")                            \
-  X(TCP_RESETS,       "tcp", "resets")        /* closed unread: RST */
+  X(TCP_RESETS,       "tcp", "resets")        /* closed unread: RST */   \
+  X(TCP_PROXY_REFUSED, "tcp", "proxy-refused") /* bad/missing header */
 
 enum {
 #define CALCD_STAT_ENUM_(name, tr, label) CALCD_ST_##name,

@@ -18,9 +18,13 @@
  * when calc_frame_due() says held legacy bytes become a request.  Legacy
  * replies carry no newline.
  *
+ * With --proxy-protocol, a connection's first bytes go to calcd_proxy.c
+ * until its header phase is over; only then does the framer see bytes, and
+ * (for a trusted peer) is the client address counted and logged.
+ *
  * Timers: idle (no complete request for --idle-timeout), request (a request
  * begun --request-timeout ago is still not complete), drain (after a
- * closing error), and the two legacy windows.  A connection closed by a
+ * closing error), the two legacy windows, and the PROXY header's wait.  A connection closed by a
  * timer or limit while replies stay unread is reset, not orphaned.
  */
 #include <errno.h>
@@ -39,6 +43,8 @@
 #include "calc_frame.h"
 #include "calcd.h"
 #include "calcd_log.h"
+#include "calcd_proxy.h"
+#include "calcd_workers.h"
 
 enum {
   C_EOF = 1u << 0,      /* nothing more to read (client EOF, or stop) */
@@ -47,21 +53,24 @@ enum {
   C_STOPPING = 1u << 3, /* server stopping: read only stop_budget bytes */
   C_REJECT = 1u << 4,   /* refused at a connection limit (no buffers) */
   C_DEAD = 1u << 5,
+  C_ADDR = 1u << 6,     /* counted for its address (calcd_addr) */
 };
 
 struct calcd_conn {
   calcd_io io;          /* first: epoll_data.ptr points here */
   calcd_task task;      /* answering */
   calcd_timer life;     /* in the idle or the drain queue */
-  calcd_timer legacy;   /* in the quiet or the incomplete queue */
+  calcd_timer legacy;   /* in the quiet or the incomplete queue; before a
+                           PROXY header, in the proxy queue */
   calcd_timer req;      /* in the request queue: a request is begun */
   unsigned flags;
   calc_frame fr;        /* the framer of the input */
+  calcd_proxy_mode proxy; /* the PROXY header phase; OFF once it is over */
   size_t stop_budget;   /* stopping: bytes the kernel held at the stop */
   size_t in_len, out_off, out_len;
   calcd_conn *prev, *next; /* the list of open connections */
   calcd_conn *dead_next;
-  struct sockaddr_storage peer;
+  struct sockaddr_storage peer; /* the client a PROXY header names */
   char *in, *out;       /* NULL for refused connections */
 };
 
@@ -96,7 +105,9 @@ static void kill_conn(calcd *s, conn *c, int how) {
     s->tcp.nreject--;
   } else {
     s->tcp.nconn--;
-    calcd_addr_put(&s->addrs, (const struct sockaddr *)&c->peer);
+    calcd_slot_put(s);
+    if (c->flags & C_ADDR)
+      calcd_addr_put(&s->addrs, (const struct sockaddr *)&c->peer);
     s->tcp.full_logged = 0;
   }
   s->loop.live--;
@@ -319,7 +330,7 @@ static int read_some(calcd *s, conn *c) {
   ssize_t n = recv(c->io.fd, c->in + c->in_len, room, 0);
   if (n > 0) {
     c->in_len += (size_t)n;
-    got_bytes(s, c, (size_t)n);
+    if (c->proxy == CALCD_PROXY_OFF) got_bytes(s, c, (size_t)n);
     if (c->flags & C_STOPPING) {
       c->stop_budget -= (size_t)n;
       if (c->stop_budget == 0) got_eof(c);
@@ -335,11 +346,50 @@ static int read_some(calcd *s, conn *c) {
   return -1;
 }
 
+static int take_addr(calcd *s, conn *c);
+
+/* The PROXY header phase (calcd_proxy.h): 1 when it is over and the bytes
+ * after the header are the framer's, 0 to wait, -1 when the connection was
+ * closed. */
+static int proxy_phase(calcd *s, conn *c, calcd_proxy_final final) {
+  size_t used;
+  if ((c->flags & C_EOF) && final == CALCD_PROXY_MORE) final = CALCD_PROXY_EOF;
+  calcd_proxy_mode m = c->proxy;
+  int r = calcd_proxy_take(m, c->in, c->in_len, final, s->o->verbose,
+                           s->loop.stopping, &c->peer, &used);
+  if (r < 0) {
+    s->st.n[CALCD_ST_TCP_PROXY_REFUSED]++;
+    kill_conn(s, c, END_PLAIN);
+    return -1;
+  }
+  if (r == 0) {
+    set_interest(s, c);
+    return 0;
+  }
+  memmove(c->in, c->in + used, c->in_len - used);
+  c->in_len -= used;
+  c->proxy = CALCD_PROXY_OFF;
+  calcd_timer_stop(&c->legacy);
+  if (c->in_len) got_bytes(s, c, c->in_len);
+  if (c->flags & C_EOF) calc_frame_eof(&c->fr);
+  /* The client is known now: its address's limit applies. */
+  return m == CALCD_PROXY_REQUIRE ? take_addr(s, c) : 1;
+}
+
+static void proxy_expired(calcd_loop *L, calcd_timer *t) {
+  calcd *s = CALCD_OF(L);
+  conn *c = CONN_OF(t, legacy);
+  if (proxy_phase(s, c, CALCD_PROXY_TIMEOUT) > 0)
+    calcd_task_wake(L, &c->task);
+}
+
 /* The connection's turn: answer, send, and set what it waits for next.
  * Returns 1 when requests are left for its next turn. */
 static int conn_turn(calcd_loop *L, calcd_task *t) {
   calcd *s = CALCD_OF(L);
   conn *c = CONN_OF(t, task);
+  if (c->proxy != CALCD_PROXY_OFF && proxy_phase(s, c, CALCD_PROXY_MORE) <= 0)
+    return 0;
   int why = serve(s, c);
   if (flush(s, c) < 0) return 0;
   /* Requests left for want of room, and sending made room: go on (the
@@ -475,14 +525,13 @@ static void reject(calcd *s, int fd, const struct sockaddr_storage *peer,
   calcd_timer_arm(s->tcp.drain, &c->life, s->loop.now);
 }
 
-/* Serve the accepted connection fd (already counted for its address).
- * 0, or -1 (closed). */
-static int serve_new(calcd *s, int fd, const struct sockaddr_storage *peer) {
+/* Serve the accepted connection fd.  The connection, or NULL (closed). */
+static conn *serve_new(calcd *s, int fd, const struct sockaddr_storage *peer) {
   conn *c = malloc(sizeof *c + CALCD_IN_CAP + CALCD_OUT_CAP);
   if (!c) {
     calcd_log("out of memory for a connection");
     close(fd);
-    return -1;
+    return NULL;
   }
   memset(c, 0, sizeof *c);
   c->in = (char *)(c + 1);
@@ -499,13 +548,13 @@ static int serve_new(calcd *s, int fd, const struct sockaddr_storage *peer) {
   if (calcd_io_add(&s->loop, &c->io, EPOLLIN) < 0) {
     close(fd);
     free(c);
-    return -1;
+    return NULL;
   }
   s->tcp.nconn++;
   s->st.n[CALCD_ST_TCP_CONNS]++;
   link_conn(s, c);
   calcd_timer_arm(s->tcp.idle, &c->life, s->loop.now);
-  return 0;
+  return c;
 }
 
 /* Out of descriptors: the pending connection would keep the (level-
@@ -519,11 +568,47 @@ static void shed(calcd *s, int lfd) {
   s->tcp.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
+/* Count a connection for its address; 0 (and logged once) when the
+ * address is at --max-conn-per-addr. */
+static int addr_admits(calcd *s, const struct sockaddr *sa) {
+  if (calcd_addr_take(&s->addrs, sa, s->o->max_per_addr)) return 1;
+  if (calcd_addr_first(&s->addrs, sa, CALCD_LOGGED_PER_ADDR)) {
+    char a[CALCD_ADDR_STR];
+    calcd_addr_str(sa, 0, a, sizeof a);
+    calcd_log("%s: at --max-conn-per-addr %u: further connections "
+              "refused (logged once while it stays connected)",
+              a, s->o->max_per_addr);
+  }
+  return 0;
+}
+
+/* After a trusted peer's header: count the client it names; over its
+ * limit, the connection is told ERR busy as a refused one is, and closes.
+ * 1 to go on serving, 0 when it is closing. */
+static int take_addr(calcd *s, conn *c) {
+  if (addr_admits(s, (const struct sockaddr *)&c->peer)) {
+    c->flags |= C_ADDR;
+    return 1;
+  }
+  size_t m = calcd_busy_addr(s, c->out + c->out_len, CALC_ANSWER_MAX);
+  s->st.n[CALCD_ST_TCP_REFUSED_ADDR]++;
+  if (s->o->verbose)
+    calcd_log_request("tcp", (const struct sockaddr *)&c->peer, "", 0,
+                      c->out + c->out_len, m);
+  c->out_len += m;
+  c->out[c->out_len++] = '\n';
+  c->in_len = 0;
+  c->flags |= C_CLOSING;
+  return 1;
+}
+
 /* One accepted connection from peer: served, or refused at a limit: the
- * server's (--max-conn), else its address's (--max-conn-per-addr). */
+ * server's (--max-conn), else its address's (--max-conn-per-addr).  A
+ * trusted proxy's connection is counted for the client its header names,
+ * once the header is read. */
 static void admit(calcd *s, int fd, const struct sockaddr_storage *peer) {
   const struct sockaddr *sa = (const struct sockaddr *)peer;
-  if (s->tcp.nconn >= s->o->max_conn) {
+  if (!calcd_slot_take(s)) { /* --max-conn: the process's, all workers */
     if (!s->tcp.full_logged)
       calcd_log("at --max-conn %u: new connections refused until one "
                 "closes", s->o->max_conn);
@@ -531,18 +616,22 @@ static void admit(calcd *s, int fd, const struct sockaddr_storage *peer) {
     reject(s, fd, peer, 0);
     return;
   }
-  if (!calcd_addr_take(&s->addrs, sa, s->o->max_per_addr)) {
-    if (calcd_addr_first(&s->addrs, sa, CALCD_LOGGED_PER_ADDR)) {
-      char a[CALCD_ADDR_STR];
-      calcd_addr_str(sa, 0, a, sizeof a);
-      calcd_log("%s: at --max-conn-per-addr %u: further connections "
-                "refused (logged once while it stays connected)",
-                a, s->o->max_per_addr);
-    }
+  calcd_proxy_mode m = calcd_proxy_mode_for(&s->o->proxy_from, peer);
+  if (m != CALCD_PROXY_REQUIRE && !addr_admits(s, sa)) {
+    calcd_slot_put(s);
     reject(s, fd, peer, 1);
     return;
   }
-  if (serve_new(s, fd, peer) < 0) calcd_addr_put(&s->addrs, sa);
+  conn *c = serve_new(s, fd, peer);
+  if (!c) {
+    calcd_slot_put(s);
+    if (m != CALCD_PROXY_REQUIRE) calcd_addr_put(&s->addrs, sa);
+    return;
+  }
+  if (m != CALCD_PROXY_REQUIRE) c->flags |= C_ADDR;
+  c->proxy = m;
+  if (m != CALCD_PROXY_OFF)
+    calcd_timer_arm(s->tcp.proxy, &c->legacy, s->loop.now);
 }
 
 static void tcp_accept(calcd_loop *L, calcd_io *io, uint32_t events) {
@@ -620,7 +709,9 @@ int calcd_tcp_init(calcd *s) {
   T->drain = calcd_tq_new(L, CALCD_DRAIN_MS, drain_expired);
   T->quiet = calcd_tq_new(L, CALC_LEGACY_QUIET_MS, legacy_expired);
   T->incomplete = calcd_tq_new(L, CALC_LEGACY_INCOMPLETE_MS, legacy_expired);
-  if (!T->idle || !T->request || !T->drain || !T->quiet || !T->incomplete)
+  T->proxy = calcd_tq_new(L, CALCD_PROXY_WAIT_MS, proxy_expired);
+  if (!T->idle || !T->request || !T->drain || !T->quiet || !T->incomplete ||
+      !T->proxy)
     return -1;
   return calcd_loop_hook(L, &hooks);
 }

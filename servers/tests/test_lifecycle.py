@@ -156,7 +156,7 @@ def test_counters_on_sigusr1_and_at_exit(calcd_factory):
     assert tcp == ("calcd: stats tcp: connections 1, requests 3, replies 4, "
                    "errors 1, stop-busy 0, refused-max-conn 1, "
                    "refused-per-addr 0, over-long 0, idle-timeouts 0, "
-                   "request-timeouts 0, resets 0\n")
+                   "request-timeouts 0, resets 0, proxy-refused 0\n")
     assert s.proc.poll() is None  # SIGUSR1 does not stop it
     assert s.udp(b"2+2") == b"4"
     assert s.stop() == 0

@@ -152,6 +152,19 @@ def test_udp_activation_ipv4_and_ipv6(activated):
         in log
 
 
+def test_threads_under_activation_serve_the_passed_sockets(activated):
+    """--threads binds a socket per worker; with passed sockets one worker
+    serves them, and says so."""
+    port = free_port()
+    a = activated(port, "tcp", args=("--threads", "2"))
+    a.wait_listening()
+    assert tcp_ask("127.0.0.1", port, b"6*7") == b"42\n"
+    assert udp_ask(port, b"6*7", "127.0.0.1") == b"42"
+    code, log = a.stop()
+    assert code == 0, log
+    assert "(--threads ignored: one worker)" in log
+
+
 def test_sighup_under_activation(activated):
     port = free_port()
     a = activated(port, "tcp")
