@@ -6,7 +6,9 @@ three packages installed on this machine with dpkg: /usr/sbin/calcd starts
 and the installed calc-cli gets 225 for 15*15 over UDP and TCP, the
 installed units verify, a normal user's tshark decodes a checked-in
 capture with the globally installed plugin, and dpkg --purge leaves
-nothing behind.
+nothing behind.  Where tests/compat/run can make a fresh root of this
+release, the same again in it, installed with apt (so the packages'
+dependencies alone must bring in what they need).
 
 SKIPPED, with the reason: inside a compatibility root (CALC_COMPAT_ROOT),
 without the packaging tools, when not root, or when any of the packages is
@@ -274,3 +276,89 @@ def test_install_run_and_purge(debs, user_dir):
     after = snapshot()
     assert sorted(after - before) == [], "left behind"
     assert sorted(before - after) == [], "removed"
+
+
+COMPAT_RUN = REPO / "tests" / "compat" / "run"
+
+# Run inside the fresh root (no python there): apt brings the packages'
+# dependencies in; the packages are purged and installed again so that the
+# purge is compared with a root that has the dependencies only.
+ROOT_SCRIPT = r"""
+set -u
+export DEBIAN_FRONTEND=noninteractive
+pkgs="calcd calc-clients wireshark-plugin-calc"
+snap() { find /etc /usr /lib/systemd /var/lib/systemd -xdev 2>/dev/null | sort; }
+apt-get update -qq >/dev/null || { echo "apt-update-failed"; exit 1; }
+apt-get install -y -qq --no-install-recommends tshark /root/calc-debs/*.deb \
+  >/tmp/apt.log 2>&1 || { cat /tmp/apt.log; echo "apt-install-failed"; exit 1; }
+dpkg --purge $pkgs >/dev/null
+snap >/tmp/before
+dpkg -i /root/calc-debs/*.deb >/dev/null || { echo "dpkg-i-failed"; exit 1; }
+/usr/sbin/calcd --port 0 2>/tmp/calcd.log & pid=$!
+for i in $(seq 100); do grep -q 'udp+tcp' /tmp/calcd.log && break; sleep 0.05; done
+port=$(sed -n 's/.*, port \([0-9]*\) udp+tcp.*/\1/p' /tmp/calcd.log)
+echo "tcp=$(/usr/bin/calc-cli --server 127.0.0.1:$port '15*15')"
+echo "udp=$(/usr/bin/calc-cli --udp --server 127.0.0.1:$port '15*15')"
+kill -TERM $pid; wait $pid; echo "calcd-exit=$?"
+mkdir -p /tmp/user; cp /root/calc-debs/capture.pcapng /tmp/user/
+chown -R 65534:65534 /tmp/user
+echo "tshark:"
+setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp/user \
+  tshark -r /tmp/user/capture.pcapng 2>&1
+dpkg --purge $pkgs >/dev/null || echo "purge-failed"
+rm -rf /tmp/user /tmp/calcd.log
+snap >/tmp/after
+echo "left-behind:"; comm -13 /tmp/before /tmp/after
+echo "removed:"; comm -23 /tmp/before /tmp/after
+echo "end"
+"""
+
+
+def this_release():
+    text = Path("/etc/os-release").read_text()
+    m = re.search(r"^VERSION_CODENAME=(\w+)", text, re.M)
+    return m.group(1) if m else ""
+
+
+def test_fresh_root(debs):
+    """The packages in a fresh root of this release (tests/compat/run
+    --make-root), installed with apt as a user would."""
+    _, d = debs
+    if not COMPAT_RUN.exists():
+        pytest.skip("tests/compat/run is not in this tree: no fresh root")
+    if os.geteuid() != 0:
+        pytest.skip("a fresh root needs root")
+    suite = this_release()
+    root = Path(tempfile.mkdtemp(prefix="calc-pkgroot-", dir="/var/tmp"))
+    try:
+        p = subprocess.run([str(COMPAT_RUN), "--make-root", suite, str(root)],
+                           capture_output=True, text=True, timeout=1200)
+        out = p.stdout + p.stderr
+        if p.returncode != 0:
+            m = re.search(r"SKIPPED[:( ]*([^\n]*)", out)
+            if m:
+                pytest.skip("no fresh %s root: %s" % (suite, m.group(1)))
+            pytest.fail("--make-root %s failed:\n%s" % (suite, out[-3000:]))
+        debdir = root / "root" / "calc-debs"
+        debdir.mkdir(parents=True)
+        for pkg in PACKAGES:
+            shutil.copy(d[pkg], debdir)
+        shutil.copy(CAPTURE, debdir / "capture.pcapng")
+        p = subprocess.run([str(COMPAT_RUN), "--exec", str(root), "bash",
+                            "-c", ROOT_SCRIPT], capture_output=True,
+                           text=True, timeout=1200)
+        out = p.stdout
+        assert out.rstrip().endswith("end"), (out + p.stderr)[-4000:]
+        assert "tcp=225\n" in out and "udp=225\n" in out, out[-3000:]
+        assert "calcd-exit=0\n" in out
+        shown = out.split("tshark:\n", 1)[1].split("left-behind:\n", 1)[0]
+        assert re.search(r"Response 225 (#\d+ )?\(15\*15\)", shown), shown
+        assert "purge-failed" not in out
+        left = out.split("left-behind:\n", 1)[1].split("removed:\n", 1)[0]
+        gone = out.split("removed:\n", 1)[1].split("end", 1)[0]
+        assert left.strip() == "", "left behind:\n" + left
+        assert gone.strip() == "", "removed:\n" + gone
+    finally:
+        subprocess.run([str(COMPAT_RUN), "--remove-root", str(root)],
+                       capture_output=True, timeout=600)
+        shutil.rmtree(root, ignore_errors=True)
