@@ -101,7 +101,7 @@ def field(deb, name):
                           capture_output=True, text=True).stdout.strip()
 
 
-def test_source_tree_stays_clean():
+def test_source_tree_stays_clean(debs):
     """dpkg-buildpackage ran in a copy: nothing new here."""
     if not (REPO / ".git").exists():
         pytest.skip("not a git checkout")
