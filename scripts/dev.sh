@@ -39,6 +39,9 @@ extra_packages=(
   python3-pil    # docs/screenshots/make grabs the screen; the image checks
   optipng        # docs/screenshots/make: small PNGs
   debootstrap git    # tests/compat/run
+  mandoc groff-base man-db            # man pages: lint, man -l (man/tests)
+  systemd                             # systemd-analyze, systemd-socket-activate
+  debhelper dpkg-dev fakeroot devscripts lintian  # debian/ packages (tests/package)
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
