@@ -83,7 +83,9 @@ capture_check() {
   elif id -nG | tr ' ' '\n' | grep -qx wireshark; then
     how="dumpcap lacks its capture rights: sudo dpkg-reconfigure wireshark-common (answer Yes)"
   fi
-  err=$(printf '%s\n' "$err" | sed -n 's/^dumpcap: //p' | head -n 1)
+  # dumpcap's own reason, else the first other line (cannot even run it)
+  err=$( { printf '%s\n' "$err" | sed -n 's/^dumpcap: //p'
+           printf '%s\n' "$err" | grep -v '^Capturing on' ; } | head -n 1)
   say "$(id -un) may not capture on lo (${err:-dumpcap failed}); to capture: $how; see docs/CAPTURE.md"
   return 1
 }
