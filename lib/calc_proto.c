@@ -142,6 +142,13 @@ static unsigned error_flags(calc_err e, const char *p, size_t n) {
   }
 }
 
+/* error_flags() of a NUL-terminated message, measured only when needed. */
+static unsigned error_flags_of(calc_err e, const char *msg) {
+  if (e != CALC_E_UNSUPPORTED && e != CALC_E_TOO_LARGE)
+    return error_flags(e, msg, 0);
+  return error_flags(e, msg, strlen(msg));
+}
+
 size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
                            size_t n, size_t bound, char *out, size_t cap,
                            calc_answer_info *ai) {
@@ -168,9 +175,10 @@ size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
   cap -= taglen; /* room for the tag, appended last */
 
   if ((e = calc_parse(c, rq.expr, rq.expr_len)) != CALC_OK) {
-    const char *msg = calc_errmsg(c);
-    len = calc_err_line(out, cap, e, "%s", msg);
-    flags |= error_flags(e, msg, strlen(msg));
+    const char *text = calc_reply(c, &len); /* the evaluator's error line */
+    if (len >= cap) len = cap - 1;
+    memcpy(out, text, len);
+    flags |= error_flags_of(e, calc_errmsg(c));
   } else if (calc_classes(c) & ~calc_role_classes(role)) {
     unsigned other = calc_classes(c) & ~calc_role_classes(role);
     calc_role server = other & CALC_CLASS_MULDIV ? CALC_ROLE_MULDIV
@@ -187,10 +195,7 @@ size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
     const char *text = calc_reply(c, &len);
     if (len >= cap) len = cap - 1;
     memcpy(out, text, len);
-    if (e != CALC_OK) {
-      const char *msg = calc_errmsg(c);
-      flags |= error_flags(e, msg, strlen(msg));
-    }
+    if (e != CALC_OK) flags |= error_flags_of(e, calc_errmsg(c));
   }
 
   /* No amplification: shorten to the bare kind, or a too-large error. */

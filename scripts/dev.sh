@@ -22,6 +22,8 @@ packages=(
   tshark libwireshark-dev wireshark-dev
   python3 python3-pytest
   valgrind util-linux procps iproute2 time
+  haproxy                  # tests/lb: HAProxy in front of three calcd
+  nginx libnginx-mod-stream # tests/lb: nginx stream (TCP and UDP) in front
   wireshark-qt   # docs/screenshots/make: the real Wireshark GUI (captures_screenshots_make)
   xvfb           # docs/screenshots/make: the GUI's private X server
   xdotool        # docs/screenshots/make: types what has no command-line option

@@ -1,62 +1,77 @@
 /* SPDX-License-Identifier: MIT
  *
- * calcd_loop.c: the event loop.  One level-triggered epoll set holds the
- * listeners, the UDP sockets, the signalfd and every connection; deadlines
- * live in fixed-period timer queues (calcd.h), so the loop sleeps until the
- * earliest queue head and expires timers in O(1) each.
+ * calcd_loop.c: the event loop (calcd_loop.h).  One level-triggered epoll
+ * set; deadlines in fixed-period timer queues, so the loop sleeps until the
+ * earliest queue head and expires timers in O(1) each; two FIFO run queues
+ * of tasks, fresh before heavy.
  */
 #include <errno.h>
-#include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "calcd.h"
+#include "calcd_log.h"
+#include "calcd_loop.h"
 
-#define CALCD_EVENTS 256 /* epoll events per wait */
-
-uint64_t calcd_now(void) {
+uint64_t calcd_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int calcd_loop_init(calcd *s) {
-  s->ep = epoll_create1(EPOLL_CLOEXEC);
-  if (s->ep < 0) return -1;
-  s->now = calcd_now();
-  for (int q = 0; q < CALCD_TQ_COUNT_; q++) {
-    s->tq[q].head.prev = s->tq[q].head.next = &s->tq[q].head;
-  }
+uint64_t calcd_now_ms(void) { return calcd_now_ns() / 1000000u; }
+
+int calcd_loop_init(calcd_loop *L) {
+  memset(L, 0, sizeof *L);
+  L->ep = epoll_create1(EPOLL_CLOEXEC);
+  if (L->ep < 0) return -1;
+  L->now = calcd_now_ms();
+  L->fresh.prev = L->fresh.next = &L->fresh;
+  L->heavy.prev = L->heavy.next = &L->heavy;
   return 0;
 }
 
-int calcd_io_add(calcd *s, calcd_io *io, uint32_t events) {
+void calcd_loop_free(calcd_loop *L) {
+  if (L->ep >= 0) close(L->ep);
+  L->ep = -1;
+}
+
+int calcd_loop_hook(calcd_loop *L, const calcd_hooks *h) {
+  if (L->nhooks == CALCD_LOOP_HOOK_MAX) return -1;
+  L->hooks[L->nhooks++] = h;
+  return 0;
+}
+
+int calcd_io_add(calcd_loop *L, calcd_io *io, uint32_t events) {
   struct epoll_event ev = {.events = events, .data.ptr = io};
   io->events = events;
-  return epoll_ctl(s->ep, EPOLL_CTL_ADD, io->fd, &ev);
+  return epoll_ctl(L->ep, EPOLL_CTL_ADD, io->fd, &ev);
 }
 
 /* Change the interest only when it differs: most pumps change nothing. */
-void calcd_io_set(calcd *s, calcd_io *io, uint32_t events) {
-  if (io->events == events) return;
+void calcd_io_set(calcd_loop *L, calcd_io *io, uint32_t events) {
+  if (io->events == events || io->fd < 0) return;
   struct epoll_event ev = {.events = events, .data.ptr = io};
   io->events = events;
-  if (epoll_ctl(s->ep, EPOLL_CTL_MOD, io->fd, &ev) < 0)
+  if (epoll_ctl(L->ep, EPOLL_CTL_MOD, io->fd, &ev) < 0)
     calcd_log("epoll_ctl: %s", strerror(errno));
 }
 
 /* close() drops the fd from the epoll set (we never dup them). */
-void calcd_io_close(calcd *s, calcd_io *io) {
-  (void)s;
+void calcd_io_close(calcd_io *io) {
   if (io->fd >= 0) close(io->fd);
   io->fd = -1;
 }
 
-int calcd_timer_armed(const calcd_timer *t) { return t->next != NULL; }
+calcd_tq *calcd_tq_new(calcd_loop *L, uint64_t period, calcd_timer_fn *fn) {
+  if (L->ntq == CALCD_LOOP_TQ_MAX) return NULL;
+  calcd_tq *q = &L->tq[L->ntq++];
+  q->head.prev = q->head.next = &q->head;
+  q->period = period;
+  q->fn = fn;
+  return q;
+}
 
 void calcd_timer_stop(calcd_timer *t) {
   if (!t->next) return;
@@ -65,85 +80,114 @@ void calcd_timer_stop(calcd_timer *t) {
   t->prev = t->next = NULL;
 }
 
-/* (Re)arm t in queue q, due one period after `from`.  `from` must not be
- * earlier than the `from` of any timer armed in q before (it is "now", or
- * for the incomplete queue the last byte's time of connections expiring
- * from the quiet queue in order), which keeps each queue sorted. */
-void calcd_timer_arm(calcd *s, int q, calcd_timer *t, uint64_t from) {
-  calcd_tq *tq = &s->tq[q];
+void calcd_timer_arm(calcd_tq *q, calcd_timer *t, uint64_t from) {
   calcd_timer_stop(t);
-  t->due = from + tq->period;
-  t->prev = tq->head.prev;
-  t->next = &tq->head;
-  tq->head.prev->next = t;
-  tq->head.prev = t;
+  t->due = from + q->period;
+  t->prev = q->head.prev;
+  t->next = &q->head;
+  q->head.prev->next = t;
+  q->head.prev = t;
+}
+
+void calcd_task_cancel(calcd_task *t) {
+  if (!t->next) return;
+  t->prev->next = t->next;
+  t->next->prev = t->prev;
+  t->prev = t->next = NULL;
+}
+
+void calcd_task_wake(calcd_loop *L, calcd_task *t) {
+  if (t->next) return;
+  calcd_task *q = t->heavy ? &L->heavy : &L->fresh;
+  t->prev = q->prev;
+  t->next = q;
+  q->prev->next = t;
+  q->prev = t;
+}
+
+int calcd_turn_over(const calcd_loop *L) {
+  return calcd_now_ns() >= L->turn_due;
+}
+
+static int tasks_queued(const calcd_loop *L) {
+  return L->fresh.next != &L->fresh || L->heavy.next != &L->heavy;
+}
+
+/* Run queued tasks, fresh ones first, until one turn's budget is spent.
+ * A task that spent its turn is queued again behind the heavy ones. */
+static void run_tasks(calcd_loop *L) {
+  uint64_t start = calcd_now_ns(), end = start + CALCD_TURN_NS;
+  for (uint64_t t0 = start; t0 < end; t0 = calcd_now_ns()) {
+    calcd_task *q = L->fresh.next != &L->fresh ? &L->fresh : &L->heavy;
+    calcd_task *t = q->next;
+    if (t == q) return;
+    calcd_task_cancel(t);
+    L->now = t0 / 1000000u;
+    L->turn_due = t0 + CALCD_TURN_NS;
+    if (t->fn(L, t)) {
+      t->heavy = 1;
+      calcd_task_wake(L, t);
+    }
+  }
 }
 
 /* Milliseconds until the earliest armed timer, or -1 (none). */
-static int next_timeout(const calcd *s) {
+static int next_timeout(const calcd_loop *L) {
+  if (tasks_queued(L)) return 0;
   uint64_t due = UINT64_MAX;
-  for (int q = 0; q < CALCD_TQ_COUNT_; q++) {
-    const calcd_timer *h = s->tq[q].head.next;
-    if (h != &s->tq[q].head && h->due < due) due = h->due;
+  for (int q = 0; q < L->ntq; q++) {
+    const calcd_timer *h = L->tq[q].head.next;
+    if (h != &L->tq[q].head && h->due < due) due = h->due;
   }
-  if (s->stopping && s->stop_due < due) due = s->stop_due;
+  if (L->stopping && L->stop_due < due) due = L->stop_due;
   if (due == UINT64_MAX) return -1;
-  if (due <= s->now) return 0;
-  return due - s->now > 60000 ? 60000 : (int)(due - s->now);
+  if (due <= L->now) return 0;
+  return due - L->now > 60000 ? 60000 : (int)(due - L->now);
 }
 
-static void expire_timers(calcd *s) {
-  for (int q = 0; q < CALCD_TQ_COUNT_; q++) {
-    calcd_tq *tq = &s->tq[q];
-    while (tq->head.next != &tq->head && tq->head.next->due <= s->now) {
+static void expire_timers(calcd_loop *L) {
+  for (int q = 0; q < L->ntq; q++) {
+    calcd_tq *tq = &L->tq[q];
+    while (tq->head.next != &tq->head && tq->head.next->due <= L->now) {
       calcd_timer *t = tq->head.next;
       calcd_timer_stop(t);
-      tq->fn(s, t);
+      tq->fn(L, t);
     }
   }
 }
 
-/* SIGINT/SIGTERM: stop accepting, answer what was received, then close. */
-static void begin_stop(calcd *s, int sig) {
-  if (s->stopping) return;
-  calcd_log("signal %d: stopping", sig);
-  s->stopping = 1;
-  s->stop_due = s->now + CALCD_STOP_MS;
-  calcd_udp_stop(s);
-  calcd_tcp_stop(s);
+#define EACH_HOOK(L, name)                                                  \
+  for (int h_ = 0; h_ < (L)->nhooks; h_++)                                  \
+    if ((L)->hooks[h_]->name) (L)->hooks[h_]->name(L)
+
+void calcd_loop_stop(calcd_loop *L, uint64_t deadline_ms) {
+  if (L->stopping) return;
+  L->stopping = 1;
+  L->stop_due = L->now + deadline_ms;
+  EACH_HOOK(L, stop);
 }
 
-int calcd_run(calcd *s, int sigfd) {
-  struct epoll_event ev[CALCD_EVENTS];
-  calcd_io sig = {.fd = sigfd, .fn = NULL};
-  if (calcd_io_add(s, &sig, EPOLLIN) < 0) {
-    calcd_log("epoll_ctl: %s", strerror(errno));
-    return CALCD_EXIT_FAIL;
-  }
+int calcd_loop_run(calcd_loop *L) {
+  struct epoll_event ev[CALCD_LOOP_EVENTS];
+  int rc = 0;
   for (;;) {
-    if (s->stopping && (s->nconn + s->nreject == 0 || s->now >= s->stop_due))
-      break;
-    int n = epoll_wait(s->ep, ev, CALCD_EVENTS, next_timeout(s));
+    if (L->stopping && (L->live == 0 || L->now >= L->stop_due)) break;
+    int n = epoll_wait(L->ep, ev, CALCD_LOOP_EVENTS, next_timeout(L));
     if (n < 0 && errno != EINTR) {
       calcd_log("epoll_wait: %s", strerror(errno));
-      return CALCD_EXIT_FAIL;
+      rc = -1;
+      break;
     }
-    s->now = calcd_now();
+    L->now = calcd_now_ms();
     for (int i = 0; i < n; i++) {
       calcd_io *io = ev[i].data.ptr;
-      if (io == &sig) {
-        struct signalfd_siginfo si;
-        while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
-          begin_stop(s, (int)si.ssi_signo);
-        continue;
-      }
-      if (io->fd >= 0) io->fn(s, io, ev[i].events);
+      if (io->fd >= 0) io->fn(L, io, ev[i].events);
     }
-    expire_timers(s);
-    calcd_tcp_reap(s);
+    expire_timers(L);
+    run_tasks(L);
+    L->now = calcd_now_ms();
+    EACH_HOOK(L, before_sleep);
   }
-  calcd_tcp_close_all(s);
-  calcd_tcp_reap(s);
-  calcd_log("stopped");
-  return CALCD_EXIT_OK;
+  EACH_HOOK(L, finish);
+  return rc;
 }

@@ -19,8 +19,9 @@ def run(*args):
 def test_help_and_version():
     r = run("--help")
     assert r.returncode == 0 and r.stdout.startswith("usage: calcd")
-    for opt in ("--role", "--port", "--bind", "--max-conn", "--idle-timeout",
-                "--verbose", "Exit status"):
+    for opt in ("--role", "--port", "--bind", "--max-conn",
+                "--max-conn-per-addr", "--idle-timeout", "--request-timeout",
+                "--verbose", "SIGUSR1", "Exit status"):
         assert opt in r.stdout
     r = run("--version")
     assert r.returncode == 0 and r.stdout.startswith("calcd ")
@@ -29,7 +30,8 @@ def test_help_and_version():
 @pytest.mark.parametrize("args", [
     ["--bogus"], ["--role", "sqrt"], ["--port", "65536"], ["--port", "x"],
     ["--bind", "localhost"], ["--max-conn", "0"], ["--idle-timeout", "0"],
-    ["--idle-timeout", "1s"], ["extra"],
+    ["--idle-timeout", "1s"], ["--request-timeout", "0"],
+    ["--request-timeout", ""], ["--max-conn-per-addr", "0"], ["extra"],
 ])
 def test_usage_errors_exit_2(args):
     r = run(*args)
@@ -52,8 +54,8 @@ def test_startup_line(calcd_factory):
     [line] = [l for l in s.log if "version" in l]
     assert line.startswith("calcd: version ")
     assert ", role muldiv, port %d udp+tcp on 127.0.0.1, max-conn 77, " \
-           "idle-timeout 2.5 s, max-request 4096 bytes, pid %d\n" \
-           % (s.port, s.proc.pid) in line
+           "max-conn-per-addr 9, idle-timeout 2.5 s, request-timeout 10 s, " \
+           "max-request 4096 bytes, pid %d\n" % (s.port, s.proc.pid) in line
 
 
 def test_default_binds_are_loopback(calcd):
@@ -127,3 +129,38 @@ def test_sigpipe_does_not_kill(calcd):
     time.sleep(0.2)
     assert calcd.proc.poll() is None
     assert calcd.udp(b"1+1") == b"2"
+
+
+def _stats_lines(log):
+    return [l for l in log if l.startswith("calcd: stats ")]
+
+
+def test_counters_on_sigusr1_and_at_exit(calcd_factory):
+    s = calcd_factory("--max-conn", "1")
+    assert s.udp(b"15*15") == b"225"
+    assert s.udp(b"1/0") == b"ERR zero-division"
+    assert s.udp(b"", timeout=0.3) is None  # empty: no request, no reply
+    with s.tcp() as c:
+        c.sendall(b"1+1\n2**-1\n)\n")
+        assert recv_lines(c, 3).count(b"\n") == 3
+        with s.tcp() as refused:
+            assert recv_until_eof(refused).startswith(b"ERR busy: ")
+    time.sleep(0.2)
+    s.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 3
+    while len(_stats_lines(s.log)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    udp, tcp = _stats_lines(s.log)
+    assert udp == ("calcd: stats udp: requests 2, replies 2, errors 1, "
+                   "dropped 0, shed 0, stop-busy 0\n")
+    assert tcp == ("calcd: stats tcp: connections 1, requests 3, replies 4, "
+                   "errors 1, stop-busy 0, refused-max-conn 1, "
+                   "refused-per-addr 0, over-long 0, idle-timeouts 0, "
+                   "request-timeouts 0, resets 0, proxy-refused 0\n")
+    assert s.proc.poll() is None  # SIGUSR1 does not stop it
+    assert s.udp(b"2+2") == b"4"
+    assert s.stop() == 0
+    lines = _stats_lines(s.log)
+    assert len(lines) == 4 and lines[2].startswith(
+        "calcd: stats udp: requests 3, replies 3, errors 1,")
+    assert lines[3] == tcp

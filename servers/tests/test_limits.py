@@ -42,7 +42,7 @@ def test_legacy_request_length_edges(calcd):
 
 
 def test_connection_limit(calcd_factory):
-    srv = calcd_factory("--max-conn", "3")
+    srv = calcd_factory("--max-conn", "3", "--max-conn-per-addr", "3")
     served = [srv.tcp() for _ in range(3)]
     for i, s in enumerate(served):  # at the limit: all served
         s.sendall(b"%d+1\n" % i)
@@ -65,7 +65,7 @@ def test_connection_limit(calcd_factory):
 def test_connection_limit_fits_the_open_file_limit(calcd_factory):
     # 200 descriptors: calcd keeps 128 for sockets, refusals and spares.
     srv = calcd_factory("--max-conn", "4096", "--bind", "127.0.0.1",
-                        nofile=200)
+                        "--max-conn-per-addr", "4096", nofile=200)
     assert "calcd: open file limit 200: max-conn lowered to 72\n" in srv.log
     assert srv.max_conn == 72
     served = [srv.tcp() for _ in range(72)]

@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""bench/server/run.py: calcd under attack, against a baseline measured in
+the same run (docs/BENCHMARKS.md, "Server").
+
+    bench/server/run.py [--build DIR] [--before-rev REV | --before CALCD]
+                        [--seconds S] [--runs R] [--markdown FILE]
+
+Each calcd measured (this build's, and with --before-rev or --before the
+one to compare with, built from that git revision) goes through:
+
+  fairness   an unrelated client's `15*15`, one request at a time, paced at
+             50/s (calc-bench -c 1 -d 1 -R 50: latency from each
+             request's scheduled time), over TCP and over UDP, alone and
+             then while 4 TCP clients pipeline `3**41000 % 7**20000 %
+             10**4290` (16 in flight each) and one UDP socket floods the
+             same request (64 in flight): p50 and p99;
+  stop       10 connections x 1000 fully sent `3**41000 % 7**20000 %
+             10**9` (tagged), then SIGTERM: time to exit, requests with a
+             result, with `ERR busy: server stopping`, with no reply;
+  throughput calc-bench's default mix, 4 connections x 32 in flight, TCP
+             and UDP, for S seconds: requests per second (best of R runs,
+             the calcds alternating).
+
+Uses calc-bench from the build; Python 3 only for the stop client.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HEAVY = "3**41000 % 7**20000 % 10**4290"
+STOP_REQ = "3**41000 %% 7**20000 %% 10**9 #%d"
+STOP_CONNS, STOP_PER_CONN = 10, 1000
+PROBE_RATE = 50
+
+
+class Calcd:
+    def __init__(self, binary, *args):
+        self.proc = subprocess.Popen([binary, "--port", "0", *args],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        for _ in range(5):
+            line = self.proc.stderr.readline()
+            m = re.search(r"port (\d+) udp\+tcp", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        else:
+            raise RuntimeError(f"{binary} did not start")
+        self.log = []
+        threading.Thread(target=lambda: self.log.extend(self.proc.stderr),
+                         daemon=True).start()
+
+    def stop(self, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def bench(cb, port, *args, seconds):
+    out = subprocess.run([cb, "-s", f"127.0.0.1:{port}", "-q", "--json",
+                          "-D", str(seconds), *args],
+                         capture_output=True, text=True, timeout=seconds + 60)
+    try:
+        return json.loads(out.stdout)
+    except json.JSONDecodeError:
+        raise RuntimeError(f"calc-bench failed: {out.stderr}")
+
+
+def attackers(cb, port, seconds):
+    base = [cb, "-s", f"127.0.0.1:{port}", "-q", "-D", str(seconds),
+            "-e", HEAVY]
+    return [subprocess.Popen(base + ["--tcp", "-c", "4", "-d", "16"],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL),
+            subprocess.Popen(base + ["--udp", "-c", "1", "-d", "64",
+                                     "-t", "10000"],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)]
+
+
+def fairness(calcd, cb, seconds):
+    rows = {}
+    for attack in (False, True):
+        srv = Calcd(calcd)
+        procs = attackers(cb, srv.port, 2 * seconds + 4) if attack else []
+        time.sleep(1.0 if attack else 0.2)  # the attack reaches its pace
+        for tr in ("tcp", "udp"):
+            r = bench(cb, srv.port, "--" + tr, "-c", "1", "-d", "1",
+                      "-e", "15*15", "-R", str(PROBE_RATE), "-t", "5000",
+                      seconds=seconds)
+            rows[(attack, tr)] = r
+        for p in procs:
+            p.kill()
+            p.wait()
+        srv.stop()
+    return rows
+
+
+def stop_backlog(calcd):
+    srv = Calcd(calcd)
+    socks = [socket.create_connection(("127.0.0.1", srv.port))
+             for _ in range(STOP_CONNS)]
+    data = [b""] * STOP_CONNS
+
+    def reader(i, s):
+        s.settimeout(15)
+        try:
+            while True:
+                c = s.recv(1 << 16)
+                if not c:
+                    return
+                data[i] += c
+        except OSError:
+            return
+
+    ts = [threading.Thread(target=reader, args=(i, s), daemon=True)
+          for i, s in enumerate(socks)]
+    for t in ts:
+        t.start()
+    for s in socks:
+        s.sendall("".join(STOP_REQ % k + "\n"
+                          for k in range(STOP_PER_CONN)).encode())
+    t0 = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    code = srv.proc.wait(30)
+    exit_s = time.monotonic() - t0
+    for t in ts:
+        t.join(15)
+    result = busy = 0
+    for d in data:
+        for line in d.split(b"\n"):
+            if line.startswith(b"ERR busy"):
+                busy += 1
+            elif line:
+                result += 1
+    total = STOP_CONNS * STOP_PER_CONN
+    return {"exit_s": exit_s, "code": code, "result": result, "busy": busy,
+            "none": total - result - busy}
+
+
+def throughput(calcd, cb, seconds):
+    out = {}
+    srv = Calcd(calcd)
+    for tr in ("tcp", "udp"):
+        r = bench(cb, srv.port, "--" + tr, "-c", "4", "-d", "32",
+                  seconds=seconds)
+        out[tr] = r["rps"] if not r.get("wrong") else 0.0
+    srv.stop()
+    return out
+
+
+def build_rev(rev):
+    """calcd of git revision rev, built (Release) under build-bench/."""
+    root = REPO / "build-bench" / f"calcd-{rev}"
+    binary = root / "build" / "servers" / "calcd"
+    if binary.exists():
+        return str(binary)
+    src = root / "src"
+    src.mkdir(parents=True, exist_ok=True)
+    arch = subprocess.run(["git", "-C", str(REPO), "archive", rev],
+                          capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(src)], input=arch, check=True)
+    subprocess.run(["cmake", "-S", str(src), "-B", str(root / "build"),
+                    "-DCMAKE_BUILD_TYPE=Release"], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", str(root / "build"), "-j2",
+                    "--target", "calcd"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return str(binary)
+
+
+def ms(us):
+    return f"{us / 1000:.2f} ms" if us < 100000 else f"{us / 1000:.0f} ms"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=str(REPO / "build"))
+    ap.add_argument("--before-rev")
+    ap.add_argument("--before")
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--markdown")
+    a = ap.parse_args()
+    cb = os.path.join(a.build, "clients", "calc-bench")
+    calcds = [("this build", os.path.join(a.build, "servers", "calcd"))]
+    if a.before_rev:
+        calcds.insert(0, (a.before_rev, build_rev(a.before_rev)))
+    elif a.before:
+        calcds.insert(0, ("before", a.before))
+    for _, b in calcds:
+        if not os.access(b, os.X_OK):
+            sys.exit(f"{b}: not built")
+    load = os.getloadavg()
+    lines = [f"Load average before the run: {load[0]:.2f} {load[1]:.2f} "
+             f"{load[2]:.2f}; {os.cpu_count()} CPUs.", ""]
+
+    lines += ["| calcd | probe | alone p50 | alone p99 | under attack p50 | "
+              "under attack p99 | attack / alone (p99) |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+    for name, b in calcds:
+        rows = fairness(b, cb, a.seconds)
+        for tr in ("tcp", "udp"):
+            lo, hi = rows[(False, tr)], rows[(True, tr)]
+            l0, l1 = lo["latency_us"], hi["latency_us"]
+            lost = f" ({hi['lost']} lost)" if hi.get("lost") else ""
+            lines.append(f"| {name} | {tr} `15*15` | {ms(l0['p50'])} | "
+                         f"{ms(l0['p99'])} | {ms(l1['p50'])} | "
+                         f"{ms(l1['p99'])}{lost} | "
+                         f"{l1['p99'] / max(l0['p99'], 1):.1f}x |")
+        print("\n".join(lines[-2:]), flush=True)
+
+    lines += ["", "| calcd | stop: exit after SIGTERM | results | "
+              "`ERR busy: server stopping` | no reply |",
+              "|---|---:|---:|---:|---:|"]
+    for name, b in calcds:
+        r = stop_backlog(b)
+        lines.append(f"| {name} | {r['exit_s'] * 1000:.0f} ms (exit "
+                     f"{r['code']}) | {r['result']} | {r['busy']} | "
+                     f"{r['none']} |")
+        print(lines[-1], flush=True)
+
+    best = {name: {"tcp": 0.0, "udp": 0.0} for name, _ in calcds}
+    for _ in range(a.runs):
+        for name, b in calcds:
+            t = throughput(b, cb, min(a.seconds, 3))
+            for tr in t:
+                best[name][tr] = max(best[name][tr], t[tr])
+    lines += ["", "| calcd | TCP req/s (default mix, 4 x 32) | "
+              "UDP req/s (default mix, 4 x 32) |", "|---|---:|---:|"]
+    for name, _ in calcds:
+        lines.append(f"| {name} | {best[name]['tcp']:.0f} | "
+                     f"{best[name]['udp']:.0f} |")
+    if len(calcds) == 2:
+        (n0, _), (n1, _) = calcds
+        lines.append(f"| ratio this / {n0} | "
+                     f"{best[n1]['tcp'] / max(best[n0]['tcp'], 1):.2f} | "
+                     f"{best[n1]['udp'] / max(best[n0]['udp'], 1):.2f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if a.markdown:
+        Path(a.markdown).write_text(text)
+
+
+if __name__ == "__main__":
+    main()

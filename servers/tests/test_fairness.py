@@ -1,0 +1,161 @@
+# SPDX-License-Identifier: MIT
+"""Fairness (docs/PROTOCOL.md, "Fairness"): calcd answers one connection or
+one UDP batch for at most one turn's budget (CALCD_TURN_NS, 1 ms), then
+serves the others, so a cheap request is not held behind someone else's
+long pipelined batch.  These tests prove the interleaving by order, not by
+time: the cheap reply must come while the heavy batch is still being
+answered.  The latency figures are bench/server's (docs/BENCHMARKS.md)."""
+import socket
+import threading
+import time
+
+from conftest import recv_lines
+
+# ~0.2-0.5 ms of big-int work each, a short reply (so the heavy client's
+# output never fills, which would stop calcd reading it anyway).
+HEAVY = b"3**41000 % 7**20000 % 10**9"
+HEAVY_REPLY = str(pow(3, 41000, 7**20000) % 10**9).encode()
+# One read of calcd's input (CALCD_IN_CAP, 8196 bytes) holds them all:
+# before per-turn budgets, all were answered before anything else.
+BATCH = 250
+
+
+class Reader(threading.Thread):
+    """Counts the heavy replies as they arrive."""
+
+    def __init__(self, sock, want):
+        super().__init__(daemon=True)
+        self.sock, self.want, self.count, self.data = sock, want, 0, b""
+        self.first = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self):
+        self.sock.settimeout(30)
+        while self.count < self.want:
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                break
+            with self.lock:
+                self.data += chunk
+                self.count = self.data.count(b"\n")
+            self.first.set()
+
+    def seen(self):
+        with self.lock:
+            return self.count
+
+
+def arrived(u):
+    """The datagrams already waiting on u."""
+    got = []
+    u.setblocking(False)
+    try:
+        while True:
+            got.append(u.recv(100))
+    except BlockingIOError:
+        pass
+    return got
+
+
+def assert_all_replies(u, got, n):
+    """The rest of the n tagged heavy replies arrive; all are right."""
+    u.settimeout(20)
+    while len(got) < n:
+        got.append(u.recv(100))
+    assert sorted(got) == sorted(HEAVY_REPLY + b" #%d" % i for i in range(n))
+
+
+def test_cheap_request_overtakes_a_pipelined_batch(calcd):
+    heavy = calcd.tcp()
+    cheap = calcd.tcp()
+    cheap.sendall(b"1+1\n")  # line mode, and the connection is set up
+    assert recv_lines(cheap, 1) == b"2\n"
+    batch = HEAVY + b"\n"
+    assert len(batch) * BATCH < 8196
+    reader = Reader(heavy, BATCH)
+    reader.start()
+    heavy.sendall(batch * BATCH)  # one write: one read on calcd's side
+    assert reader.first.wait(20), "no heavy reply"
+    cheap.sendall(b"15*15\n")
+    assert recv_lines(cheap, 1, timeout=20) == b"225\n"
+    seen = reader.seen()
+    reader.join(60)
+    assert reader.data == (HEAVY_REPLY + b"\n") * BATCH  # all, in order
+    assert seen < BATCH, "the cheap request waited for the whole batch"
+    heavy.close()
+    cheap.close()
+
+
+def test_cheap_request_overtakes_a_udp_batch(calcd):
+    flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    cheap = calcd.tcp()
+    cheap.sendall(b"1+1\n")
+    assert recv_lines(cheap, 1) == b"2\n"
+    n = 64  # one recvmmsg batch (CALCD_UDP_BATCH)
+    for i in range(n):
+        flood.sendto(HEAVY + b" #%d" % i, ("127.0.0.1", calcd.port))
+    flood.settimeout(20)
+    first = flood.recv(100)
+    cheap.sendall(b"15*15\n")
+    assert recv_lines(cheap, 1, timeout=20) == b"225\n"
+    got = [first] + arrived(flood)
+    assert len(got) < n, "the cheap request waited for the whole batch"
+    assert_all_replies(flood, got, n)
+    flood.close()
+    cheap.close()
+
+
+def test_heavy_clients_share_the_server(calcd):
+    # Two pipelining clients: each gets replies while the other's batch is
+    # still being answered (neither waits for the other to finish).
+    socks = [calcd.tcp() for _ in range(2)]
+    readers = [Reader(s, BATCH) for s in socks]
+    for r in readers:
+        r.start()
+    for s in socks:
+        s.sendall((HEAVY + b"\n") * BATCH)
+    t0 = time.monotonic()
+    while not all(r.first.is_set() for r in readers):
+        assert time.monotonic() - t0 < 20
+        time.sleep(0.001)
+    counts = [r.seen() for r in readers]
+    for r in readers:
+        r.join(60)
+        assert r.data == (HEAVY_REPLY + b"\n") * BATCH
+    assert min(counts) < BATCH and max(counts) < BATCH, counts
+    for s in socks:
+        s.close()
+
+
+def test_cheap_datagram_overtakes_a_flood_on_the_same_socket(calcd):
+    # The pool of held datagrams is served by sender in turn: one sender's
+    # hundred heavy datagrams do not hold up another sender's cheap one.
+    flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    cheap = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    n = 100
+    for i in range(n):
+        flood.sendto(HEAVY + b" #%d" % i, ("127.0.0.1", calcd.port))
+    cheap.sendto(b"15*15 #1", ("127.0.0.1", calcd.port))
+    cheap.settimeout(20)
+    assert cheap.recv(100) == b"225 #1"
+    got = arrived(flood)
+    assert len(got) < n // 2, len(got)
+    assert_all_replies(flood, got, n)
+    flood.close()
+    cheap.close()
+
+
+def test_a_burst_from_one_sender_is_all_answered(calcd):
+    # Up to the pool (CALCD_UDP_POOL, 256) a burst is no flood: nothing of
+    # it is dropped.
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    n = 200
+    for i in range(n):
+        u.sendto(b"%d+1 #%d" % (i, i), ("127.0.0.1", calcd.port))
+    u.settimeout(5)
+    got = sorted(u.recv(100) for _ in range(n))
+    assert got == sorted(b"%d #%d" % (i + 1, i) for i in range(n))
+    u.close()
