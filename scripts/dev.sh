@@ -128,7 +128,7 @@ session_and_dissection() {
   local pcap="" tmp="" dump=""
   if [ -x "$build/servers/calcd" ]; then
     if ! ports_free 4000 4001 4002; then
-      say "ports 4000-4002 are in use: the session runs on free ports, not captured"
+      say "a port of 4000-4002 is in use: the session runs on free ports, not captured"
     elif capture_check; then
       tmp=$(mktemp -d "${TMPDIR:-/tmp}/calc-demo.XXXXXX")
       chmod 755 "$tmp"
