@@ -119,7 +119,9 @@ capture_check() {
   elif id -nG | tr ' ' '\n' | grep -qx wireshark; then
     how="dumpcap lacks its capture rights: sudo dpkg-reconfigure wireshark-common (answer Yes)"
   fi
-  err=$(printf '%s\n' "$err" | sed -n 's/^dumpcap: //p' | head -n 1)
+  # dumpcap's own reason, else the first other line (cannot even run it)
+  err=$( { printf '%s\n' "$err" | sed -n 's/^dumpcap: //p'
+           printf '%s\n' "$err" | grep -v '^Capturing on' ; } | head -n 1)
   say "$(id -un) may not capture on lo (${err:-dumpcap failed}); to capture: $how; see docs/CAPTURE.md"
   return 1
 }
@@ -160,7 +162,7 @@ session_and_dissection() {
   local pcap="" tmp="" dump=""
   if [ -x "$build/servers/calcd" ]; then
     if ! ports_free 4000 4001 4002; then
-      say "ports 4000-4002 are in use: the session runs on free ports, not captured"
+      say "a port of 4000-4002 is in use: the session runs on free ports, not captured"
     elif capture_check; then
       tmp=$(mktemp -d "${TMPDIR:-/tmp}/calc-demo.XXXXXX")
       chmod 755 "$tmp"
