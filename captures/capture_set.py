@@ -102,6 +102,8 @@ CAPTURES = [
     Cap("errors"),
     Cap("limits", calcd=("--max-conn", "1", "--idle-timeout", "1")),
     Cap("ipv6"),
+    Cap("proxy-haproxy", calcd=("--bind", "127.0.0.2", "--proxy-protocol",
+                                "127.0.0.1/32")),
     Cap("udp-loss", skip={("127.0.0.2", 4000): (
         "the client's side of the relay: the relay dropped, duplicated and "
         "delayed replies on purpose; its calcd side is replayed exactly")},
