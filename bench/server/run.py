@@ -180,7 +180,11 @@ def throughput(calcd, cb, seconds):
 
 
 def build_rev(rev):
-    """calcd of git revision rev, built (Release) under build-bench/."""
+    """calcd of git revision rev, built (Release) under build-bench/ (by
+    commit: a name such as main moves)."""
+    rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short",
+                          rev + "^{commit}"], capture_output=True, text=True,
+                         check=True).stdout.strip()
     root = REPO / "build-bench" / f"calcd-{rev}"
     binary = root / "build" / "servers" / "calcd"
     if binary.exists():
