@@ -15,7 +15,9 @@ one to compare with, built from that git revision) goes through:
              request's scheduled time), over TCP and over UDP, alone and
              then while 4 TCP clients pipeline `3**41000 % 7**20000 %
              10**4290` (16 in flight each) and one UDP socket floods the
-             same request (64 in flight): p50 and p99;
+             same request (64 in flight): p50 and p99; and the same
+             probe closed-loop ("rtt": 400 requests, each sent 10 ms after
+             the last reply; the round trip from its send);
   stop       10 connections x 1000 fully sent `3**41000 % 7**20000 %
              10**9` (tagged), then SIGTERM: time to exit, requests with a
              result, with `ERR busy: server stopping`, with no reply;
@@ -44,6 +46,7 @@ HEAVY = "3**41000 % 7**20000 % 10**4290"
 STOP_REQ = "3**41000 %% 7**20000 %% 10**9 #%d"
 STOP_CONNS, STOP_PER_CONN = 10, 1000
 PROBE_RATE = 50
+RTT_SAMPLES, RTT_GAP = 400, 0.01
 
 
 class Calcd:
@@ -96,17 +99,49 @@ def attackers(cb, port, seconds):
                              stderr=subprocess.DEVNULL)]
 
 
+def rtt_probe(port, tr, n=RTT_SAMPLES):
+    """Closed loop: send `15*15 #i`, wait for its reply, pause RTT_GAP;
+    the round trips (us), as calc-bench's latency dict.  A second view
+    beside calc-bench's open-loop probe, which also counts the probe's own
+    stalls on a busy machine."""
+    if tr == "tcp":
+        s = socket.create_connection(("127.0.0.1", port))
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect(("127.0.0.1", port))
+    s.settimeout(5)
+    rtt = []
+    for i in range(n):
+        want = b"225 #%d" % i
+        t0 = time.monotonic()
+        s.send(b"15*15 #%d\n" % i if tr == "tcp" else b"15*15 #%d" % i)
+        buf = b""
+        try:
+            while want not in buf:
+                buf += s.recv(1 << 16)
+        except socket.timeout:
+            continue
+        rtt.append((time.monotonic() - t0) * 1e6)
+        time.sleep(RTT_GAP)
+    s.close()
+    rtt.sort()
+    k = len(rtt)
+    return {"p50": rtt[k // 2], "p99": rtt[min(k - 1, k * 99 // 100)]}
+
+
 def fairness(calcd, cb, seconds):
     rows = {}
     for attack in (False, True):
         srv = Calcd(calcd)
-        procs = attackers(cb, srv.port, 2 * seconds + 4) if attack else []
+        procs = attackers(cb, srv.port, 3 * seconds + 20) if attack else []
         time.sleep(1.0 if attack else 0.2)  # the attack reaches its pace
         for tr in ("tcp", "udp"):
             r = bench(cb, srv.port, "--" + tr, "-c", "1", "-d", "1",
                       "-e", "15*15", "-R", str(PROBE_RATE), "-t", "5000",
                       seconds=seconds)
             rows[(attack, tr)] = r
+            rows[(attack, tr + " rtt")] = {"latency_us": rtt_probe(srv.port,
+                                                                   tr)}
         for p in procs:
             p.kill()
             p.wait()
@@ -213,7 +248,7 @@ def fairness_table(calcds, cb, seconds):
              "|---|---|---:|---:|---:|---:|---:|"]
     for name, b in calcds:
         rows = fairness(b, cb, seconds)
-        for tr in ("tcp", "udp"):
+        for tr in ("tcp", "udp", "tcp rtt", "udp rtt"):
             lo, hi = rows[(False, tr)], rows[(True, tr)]
             l0, l1 = lo["latency_us"], hi["latency_us"]
             lost = f" ({hi['lost']} lost)" if hi.get("lost") else ""
@@ -221,7 +256,7 @@ def fairness_table(calcds, cb, seconds):
                          f"{ms(l0['p99'])} | {ms(l1['p50'])} | "
                          f"{ms(l1['p99'])}{lost} | "
                          f"{l1['p99'] / max(l0['p99'], 1):.1f}x |")
-        print("\n".join(lines[-2:]), flush=True)
+        print("\n".join(lines[-4:]), flush=True)
     return lines + [""]
 
 
