@@ -15,6 +15,7 @@ import importlib.util
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -22,6 +23,11 @@ REPO = HERE.parent
 EXPECTED_DIR = HERE / "expected"
 WRAPPER = REPO / "plugin" / "calc-tshark.sh"
 SEED_PROGRAMS = REPO.parent / "shared" / "seed" / "programs"
+
+# tshark's output in one form on every Wireshark version (appended: the
+# folder's conftest.py must not shadow a caller's own).
+sys.path.append(str(REPO / "plugin" / "tests"))
+import tsfields  # noqa: E402
 
 # The ports the dissector decodes without Decode As, and the role calcd
 # serves on each in every recording.
@@ -96,6 +102,8 @@ CAPTURES = [
     Cap("errors"),
     Cap("limits", calcd=("--max-conn", "1", "--idle-timeout", "1")),
     Cap("ipv6"),
+    Cap("proxy-haproxy", calcd=("--bind", "127.0.0.2", "--proxy-protocol",
+                                "127.0.0.1/32")),
     Cap("udp-loss", skip={("127.0.0.2", 4000): (
         "the client's side of the relay: the relay dropped, duplicated and "
         "delayed replies on purpose; its calcd side is replayed exactly")},

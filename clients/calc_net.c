@@ -73,7 +73,7 @@ static void vlog(const calc_net_conn *c, const char *fmt, ...) {
   if (!c->o.verbose) return;
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "calc: %s: ", c->addr.text);
+  fprintf(stderr, "calc-cli: %s: ", c->addr.text);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);

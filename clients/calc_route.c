@@ -298,7 +298,7 @@ static int split_long(calc_route *r, int k, size_t len) {
 
 static void log_hop(calc_route *r, int srv, const calc_net_msg *m) {
   if (!r->verbose) return;
-  fprintf(stderr, "calc: hop %u: %s %s: %.*s => %s\n", ++r->hop_no,
+  fprintf(stderr, "calc-cli: hop %u: %s %s: %.*s => %s\n", ++r->hop_no,
           srv == SRV_ADDSUB ? "addsub" : "muldiv",
           calc_net_where(r->conn[srv]), (int)m->req_len, m->req, m->reply);
 }
@@ -443,7 +443,7 @@ int calc_route_eval(calc_route *r, calc_net_msg *m) {
         return -1;
       }
       if (r->err_carry)
-        fprintf(stderr, "calc: note: the split cannot carry an intermediate "
+        fprintf(stderr, "calc-cli: note: the split cannot carry an intermediate "
                         "int of more than %d digits from one server to the "
                         "other; a server of every operator may answer this "
                         "expression\n", CALC_MAX_DIGITS);

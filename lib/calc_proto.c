@@ -89,9 +89,19 @@ static calc_op first_op_of(const calc_ctx *c, unsigned cls) {
 }
 
 size_t calc_tag_format(char *out, size_t cap, uint32_t tag) {
-  int k = snprintf(out, cap, " #%u", (unsigned)tag);
-  if (k < 0) return 0;
-  return (size_t)k < cap ? (size_t)k : cap - 1;
+  char d[10]; /* digits, last first: by hand, as snprintf costs more than
+                 the rest of a small request's reply */
+  size_t nd = 0;
+  do {
+    d[nd++] = (char)('0' + tag % 10);
+    tag /= 10;
+  } while (tag);
+  if (cap == 0) return 0;
+  size_t n = 2 + nd < cap ? 2 + nd : cap - 1;
+  for (size_t i = 0; i < n; i++)
+    out[i] = i == 0 ? ' ' : i == 1 ? '#' : d[nd - 1 - (i - 2)];
+  out[n] = '\0';
+  return n;
 }
 
 int calc_request_unfinished(calc_ctx *c, const char *p, size_t n) {

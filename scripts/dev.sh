@@ -7,46 +7,80 @@
 #   scripts/dev.sh test   install what is missing, build, run every test
 #   scripts/dev.sh build  install what is missing, build
 #
-# Works as root and as a normal user with sudo, on Debian 12.  The build
-# goes to ./build (override with CALC_BUILD_DIR).
+# Works as root and as a normal user with sudo, on Debian 12, 13 and
+# testing.  The build goes to ./build (override with CALC_BUILD_DIR).
+# In a root of tests/compat/run (CALC_COMPAT_ROOT=<suite>) only the core
+# packages are installed.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${CALC_BUILD_DIR:-$here/build}
 mode=${1:-demo}
 
-# Debian packages the build and the tests need.
+# Debian packages the build and the tests need, one line per purpose.
+# "a|b": the first of a and b that the release has, where names differ
+# between Debian 12, 13 and testing (e.g. "wireshark-qt|wireshark").
 packages=(
   build-essential cmake pkg-config
   libgmp-dev libglib2.0-dev libedit-dev
   tshark libwireshark-dev wireshark-dev
   python3 python3-pytest
   valgrind util-linux procps iproute2 time
+)
+# Only on the machine itself, not in a compat root (CALC_COMPAT_ROOT), where
+# the tests that need them skip: heavy optional suites (GUI under Xvfb,
+# HAProxy/nginx, Debian package builds) and the compat runner.
+extra_packages=(
   haproxy                  # tests/lb: HAProxy in front of three calcd
   nginx libnginx-mod-stream # tests/lb: nginx stream (TCP and UDP) in front
-  wireshark-qt   # docs/screenshots/make: the real Wireshark GUI (captures_screenshots_make)
+  "wireshark-qt|wireshark"  # docs/screenshots/make: the real Wireshark GUI (captures_screenshots_make); Debian 13 calls it wireshark
   xvfb           # docs/screenshots/make: the GUI's private X server
   xdotool        # docs/screenshots/make: types what has no command-line option
   python3-pil    # docs/screenshots/make grabs the screen; the image checks
   optipng        # docs/screenshots/make: small PNGs
+  debootstrap git    # tests/compat/run
+  mandoc groff-base man-db            # man pages: lint, man -l (man/tests)
+  systemd                             # systemd-analyze, systemd-socket-activate
+  debhelper dpkg-dev fakeroot devscripts lintian  # debian/ packages (tests/package)
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# The name this release has for an "a|b" entry (after apt-get update).
+release_name() {
+  local a alts
+  IFS='|' read -ra alts <<<"$1"
+  for a in "${alts[@]}"; do
+    apt-cache policy "$a" 2>/dev/null | grep -q '^ *Candidate: [^(]' &&
+      { echo "$a"; return; }
+  done
+  echo "${alts[0]}"   # none known: apt says what is wrong
+}
+
 install_missing() {
-  local missing=() p
-  for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-      missing+=("$p")
+  local want=("${packages[@]}") missing=() p a alts
+  [ -n "${CALC_COMPAT_ROOT:-}" ] || want+=("${extra_packages[@]}")
+  for p in "${want[@]}"; do
+    IFS='|' read -ra alts <<<"$p"
+    for a in "${alts[@]}"; do installed "$a" && continue 2; done
+    missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  say "installing: ${missing[*]}"
   local sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
+  # Others may hold the dpkg lock: wait for it rather than fail.
+  local apt=(apt-get -o DPkg::Lock::Timeout=300)
+  "${sudo[@]}" "${apt[@]}" update -qq
+  local names=()
+  for p in "${missing[@]}"; do names+=("$(release_name "$p")"); done
+  say "installing: ${names[*]}"
   # tshark asks whether non-root users may capture: keep the default (no).
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq "${missing[@]}" >/dev/null
+    "${apt[@]}" install -y -qq "${names[@]}" >/dev/null
 }
 
 configure_and_build() {
@@ -85,7 +119,9 @@ capture_check() {
   elif id -nG | tr ' ' '\n' | grep -qx wireshark; then
     how="dumpcap lacks its capture rights: sudo dpkg-reconfigure wireshark-common (answer Yes)"
   fi
-  err=$(printf '%s\n' "$err" | sed -n 's/^dumpcap: //p' | head -n 1)
+  # dumpcap's own reason, else the first other line (cannot even run it)
+  err=$( { printf '%s\n' "$err" | sed -n 's/^dumpcap: //p'
+           printf '%s\n' "$err" | grep -v '^Capturing on' ; } | head -n 1)
   say "$(id -un) may not capture on lo (${err:-dumpcap failed}); to capture: $how; see docs/CAPTURE.md"
   return 1
 }
@@ -126,7 +162,7 @@ session_and_dissection() {
   local pcap="" tmp="" dump=""
   if [ -x "$build/servers/calcd" ]; then
     if ! ports_free 4000 4001 4002; then
-      say "ports 4000-4002 are in use: the session runs on free ports, not captured"
+      say "a port of 4000-4002 is in use: the session runs on free ports, not captured"
     elif capture_check; then
       tmp=$(mktemp -d "${TMPDIR:-/tmp}/calc-demo.XXXXXX")
       chmod 755 "$tmp"
@@ -184,7 +220,15 @@ demo() {
 
 run_tests() {
   say "running every test"
-  ctest --test-dir "$build" --output-on-failure -j 2 --timeout 600
+  local summary=$build/compat-summary.txt rc=0
+  rm -f "$summary"
+  ctest --test-dir "$build" --output-on-failure -j 2 --timeout 600 || rc=$?
+  # The compatibility runner's lines (tests/compat/run, one per Debian root).
+  if [ -s "$summary" ]; then
+    say "tests/compat/run"
+    cat "$summary"
+  fi
+  return $rc
 }
 
 case "$mode" in

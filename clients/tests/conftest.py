@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Shared helpers for the clients' black-box tests (calc, calc-bench).
+"""Shared helpers for the clients' black-box tests (calc-cli, calc-bench).
 
 ctest passes the binaries in the environment: CALC, CALC_BENCH and
 CALCD.  Every server runs on loopback on a port the kernel picked
@@ -64,7 +64,7 @@ def calcd_all():
 
 
 def run_calc(args, stdin=None, timeout=30, env=None):
-    """Run calc; returns the CompletedProcess (text)."""
+    """Run calc-cli; returns the CompletedProcess (text)."""
     return subprocess.run([need(CALC, "CALC"), *args], input=stdin,
                           capture_output=True, text=True, timeout=timeout,
                           env=env)

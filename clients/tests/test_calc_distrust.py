@@ -114,7 +114,7 @@ def assert_protocol_error(r, *needles):
     assert r.returncode == 3, r
     assert r.stdout == b""
     err = r.stderr.decode("ascii")  # escaped: never a raw byte
-    assert err.count("\n") == 1 and err.startswith("calc: protocol error: ")
+    assert err.count("\n") == 1 and err.startswith("calc-cli: protocol error: ")
     assert "\x1b" not in err and "\x00" not in err
     for n in needles:
         assert n in err, (n, err)

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""calc over UDP against a server that drops, delays and duplicates its
+"""calc-cli over UDP against a server that drops, delays and duplicates its
 replies and replays old ones: calc prints each right answer exactly once,
 in order, and never takes a late or duplicated reply for another
 request's answer."""

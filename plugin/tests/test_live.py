@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""A capture of live traffic between calcd and calc, decoded: every request
+"""A capture of live traffic between calcd and calc-cli, decoded: every request
 paired with its reply, every reply verified (or a role server's refusal).
 
 Loopback only, on ports the kernel picks.  Needs the built servers/calcd
-and clients/calc, and dumpcap allowed to capture on lo (root, or a dumpcap
+and clients/calc-cli, and dumpcap allowed to capture on lo (root, or a dumpcap
 with capture capabilities); skips with the reason otherwise."""
 
 import os
@@ -47,7 +47,7 @@ def _stop(p):
 def programs():
     build = os.environ.get("CALC_BUILD_DIR", "")
     calcd = os.path.join(build, "servers", "calcd")
-    calc = os.path.join(build, "clients", "calc")
+    calc = os.path.join(build, "clients", "calc-cli")
     for prog in (calcd, calc):
         if not os.access(prog, os.X_OK):
             pytest.skip("%s is not built: no live capture to decode" % prog)

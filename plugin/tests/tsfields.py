@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""tshark -T fields output in one form on every Wireshark version.
+"""tshark's output in one form on every Wireshark version.
 
 What tshark itself prints differently, while calc's values are the same:
 - booleans: 4.0 prints FT_BOOLEAN fields as 1/0, 4.4 and later as
@@ -66,15 +66,18 @@ def fields_args(args):
     return names, agg, sep
 
 
-def normalise(out, args, version, cmd, env=None):
+def normalise(out, args, version, cmd, env=None, booleans=None):
     """tshark's stdout for arguments args (a -T fields run) in 4.0's form.
-    Field rows end at the first empty line (statistics, -z, follow)."""
+    Field rows end at the first empty line (statistics, -z, follow).
+    booleans: the FT_BOOLEAN fields, if known (else asked of cmd)."""
     if not new_style(version) or "fields" not in args:
         return out
     names, agg, sep = fields_args(args)
     if not names:
         return out
-    booleans = boolean_fields(cmd, env) & set(names)
+    if booleans is None:
+        booleans = boolean_fields(cmd, env)
+    booleans = set(booleans) & set(names)
     lines = out.split("\n")
     for i, line in enumerate(lines):
         if line == "":
@@ -86,3 +89,44 @@ def normalise(out, args, version, cmd, env=None):
             agg.join(_value(v, True) for v in c.split(agg)) if n in booleans
             else _value(c, False) for n, c in zip(names, cols))
     return "\n".join(lines)
+
+
+# Text output (-V, -z): what 4.6 prints differently from 4.0.
+_FRAME = re.compile(r"^Frame (\d+): Packet, ")
+_RELTIME = re.compile(r"\b(\d+(?:\.\d+)?) (seconds|milliseconds|microseconds|"
+                      r"nanoseconds)\b")
+_UNIT = {"seconds": 0, "milliseconds": 3, "microseconds": 6, "nanoseconds": 9}
+
+
+def _seconds(m):
+    from decimal import Decimal
+    v = Decimal(m.group(1)).scaleb(-_UNIT[m.group(2)])
+    return "%s seconds" % v.quantize(Decimal("0.000000001"))
+
+
+def text(out):
+    """tshark's text output in one form: 4.6 starts a frame's line with
+    "Frame N: Packet, " and prints relative times in the largest fitting
+    unit ("96.442 microseconds"; 4.0: "0.000096442 seconds"); table lines
+    of -z statistics are padded differently (blanks collapsed, none
+    beside '|')."""
+    lines = []
+    for line in out.split("\n"):
+        line = _FRAME.sub(r"Frame \1: ", line)
+        line = _RELTIME.sub(_seconds, line)
+        if line.startswith("|"):
+            line = re.sub(r" *\| *", "|", re.sub(" +", " ", line))
+        lines.append(line)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    # For scripts: tsfields.py VERSION BOOLEAN,... TSHARK-ARGS... < fields
+    # output, or tsfields.py --text < text output.
+    import sys
+    if sys.argv[1:] == ["--text"]:
+        sys.stdout.write(text(sys.stdin.read()))
+    else:
+        sys.stdout.write(normalise(sys.stdin.read(), sys.argv[3:],
+                                   sys.argv[1], None,
+                                   booleans=sys.argv[2].split(",")))

@@ -5,6 +5,7 @@ serves the others, so a cheap request is not held behind someone else's
 long pipelined batch.  These tests prove the interleaving by order, not by
 time: the cheap reply must come while the heavy batch is still being
 answered.  The latency figures are bench/server's (docs/BENCHMARKS.md)."""
+import re
 import socket
 import threading
 import time
@@ -159,3 +160,34 @@ def test_a_burst_from_one_sender_is_all_answered(calcd):
     got = sorted(u.recv(100) for _ in range(n))
     assert got == sorted(b"%d #%d" % (i + 1, i) for i in range(n))
     u.close()
+
+
+def test_a_flood_past_the_pool_is_shed_not_the_others(calcd_factory):
+    # Past the pool (CALCD_UDP_POOL) a sender holding more than
+    # CALCD_UDP_FLOOD of it loses its newest: the cheap datagram queued
+    # behind the flood gets in and is answered long before the flood is.
+    srv = calcd_factory()
+    flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    cheap = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    n = 300  # the pool's 256, and more queued in the kernel
+    for i in range(n):
+        flood.sendto(HEAVY + b" #%d" % i, ("127.0.0.1", srv.port))
+    cheap.settimeout(0.5)
+    for _ in range(20):  # as a UDP client does: ask again if lost
+        cheap.sendto(b"15*15 #1", ("127.0.0.1", srv.port))
+        try:
+            assert cheap.recv(100) == b"225 #1"
+            break
+        except socket.timeout:
+            continue
+    else:
+        raise AssertionError("the cheap datagram was never answered")
+    early = len(arrived(flood))
+    assert early < 100, early
+    time.sleep(0.5)
+    assert srv.stop() == 0
+    log = "".join(srv.log)
+    shed = int(re.search(r"stats udp: .*shed (\d+)", log).group(1))
+    assert shed > 0
+    assert log.count("udp flood") == 1, log

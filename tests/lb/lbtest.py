@@ -127,7 +127,7 @@ class HAProxy(Proc):
     CHECK_MS = 200
 
     def __init__(self, tmp, port, backends, send_proxy="send-proxy-v2",
-                 balance="roundrobin"):
+                 balance="roundrobin", check_ms=CHECK_MS, rise=2):
         self.tmp = Path(tmp)
         self.port = port
         self.sock = str(self.tmp / "haproxy.sock")
@@ -160,7 +160,7 @@ backend calcd
   option tcp-check
   tcp-check send "1+1\\n"
   tcp-check expect string 2
-  default-server inter {self.CHECK_MS}ms fall 2 rise 2 check {send_proxy}
+  default-server inter {check_ms}ms fall 2 rise {rise} check {send_proxy}
 {servers}
 """
         cfg = self.tmp / "haproxy.cfg"
