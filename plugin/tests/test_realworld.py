@@ -478,18 +478,18 @@ def test_tls_decode_as(tshark, tmp_path_factory, two):
     import shutil
     import tempfile
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                        "..", "captures")
+                        "..", "captures", "tls")
     # The key log is named inside an option: stage it where tshark (as
     # nobody, when run by root) can read it.
     stage = tempfile.mkdtemp(prefix="calc-tls-test.")
     try:
         os.chmod(stage, 0o755)
         keylog = os.path.join(stage, "tls.keylog")
-        shutil.copy(os.path.join(here, "tls.keylog"), keylog)
+        shutil.copy(os.path.join(here, "calc-tls.keylog"), keylog)
         os.chmod(keylog, 0o644)
         names = ["calc.expression", "calc.tag", "calc.result",
                  "calc.error.kind", "calc.response_to", "calc.verified"]
-        rows = tshark.fields(os.path.join(here, "tls.pcapng"), names,
+        rows = tshark.fields(os.path.join(here, "calc-tls.pcapng"), names,
                              "-o", "tls.keylog_file:" + keylog,
                              "-d", "tls.port==4443,calc", filt="calc",
                              two_pass=two)
@@ -502,7 +502,7 @@ def test_tls_decode_as(tshark, tmp_path_factory, two):
         reqs = [i for i, r in enumerate(rows) if r[0]]
         assert all(rows[i + 1][4] != "" for i in reqs)
         # Without the keys nothing decrypts: no calc at all.
-        assert tshark.fields(os.path.join(here, "tls.pcapng"),
+        assert tshark.fields(os.path.join(here, "calc-tls.pcapng"),
                              ["calc.type"], "-d", "tls.port==4443,calc",
                              filt="calc") == []
     finally:
