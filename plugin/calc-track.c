@@ -23,12 +23,12 @@ int calc_track_proto(void)
   return calc_proto;
 }
 
-void calc_track_init(int proto)
+void calc_track_init(int proto, unsigned verify_budget)
 {
   calc_proto = proto;
   if (!calc_pool) calc_pool = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK_FAST);
   calc_conv_reset_cache();
-  calc_verify_init();
+  calc_verify_init(verify_budget);
   calc_pair_init();
 }
 

@@ -507,3 +507,27 @@ def test_tls_decode_as(tshark, tmp_path_factory, two):
                              filt="calc") == []
     finally:
         shutil.rmtree(stage)
+
+
+# ---- #11: verification at bounded cost -------------------------------------
+
+@PASSES
+def test_verification_budget(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4)
+    exprs = ["9**4300+%d" % k for k in range(1, 6)] + ["9**4300+1"]
+    for e in exprs:
+        t.send(e.encode() + b"\n")
+        t.send(str(eval(e)).encode() + b"\n", from_client=False)
+    names = ["calc.verified", "calc.not_verified_budget", "calc.mismatch"]
+    # 3 million units: each of these answers costs about a million.
+    tb = tshark.table(capture(cap), names, "-o", "calc.verify_budget:3",
+                      two_pass=two)
+    reps = [r for r in tb[3:]][1::2]
+    assert [(r["calc.verified"], r["calc.not_verified_budget"])
+            for r in reps] == [("1", ""), ("1", ""), ("1", ""),
+                               ("", "1"), ("", "1"),
+                               ("1", "")]    # asked before: answered once
+    assert where(tb, "calc.mismatch") == []
+    # The default budget verifies them all.
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    assert [r["calc.verified"] for r in tb[3:]][1::2] == ["1"] * 6
