@@ -14,8 +14,8 @@ import hashlib
 import importlib.util
 import os
 import re
-import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -23,6 +23,11 @@ REPO = HERE.parent
 EXPECTED_DIR = HERE / "expected"
 WRAPPER = REPO / "plugin" / "calc-tshark.sh"
 SEED_PROGRAMS = REPO.parent / "shared" / "seed" / "programs"
+
+# tshark's output in one form on every Wireshark version (appended: the
+# folder's conftest.py must not shadow a caller's own).
+sys.path.append(str(REPO / "plugin" / "tests"))
+import tsfields  # noqa: E402
 
 # The ports the dissector decodes without Decode As, and the role calcd
 # serves on each in every recording.
@@ -207,37 +212,124 @@ def dissect(ts, pcap, rows=None):
     return "\n".join(lines) + "\n"
 
 
-# ---- docs/packet-analysis.md: its commands and their outputs -------------
+# ---- the documents' console blocks: commands and their outputs ----------
+# Every ```console block of README.md and docs/*.md is what a reader sees
+# in a terminal: lines after a "$ " prompt (and their continuation lines)
+# are the commands, the rest their output.  doc_run feeds the commands to
+# bash exactly as written, from the top of a copy of the repository, as a
+# normal user who has followed the set-up the documents give: the plugin
+# installed as a personal plugin (plugin/install-plugin.sh --user), the
+# calc profile imported, and packet-analysis.md's `ts` defined.
 DOC = REPO / "docs" / "packet-analysis.md"
-_BLOCK = re.compile(r"^```console\n\$ (.*?)\n(.*?)^```\n", re.S | re.M)
-
-
-def doc_run(ts, command):
-    """Run one of the doc's commands from the repository's top: `ts ARGS`
-    is tshark with the plugin (the Tshark helper), `capinfos ARGS` as is.
-    Its output, each line's trailing blanks removed."""
-    words = shlex.split(command)
-    if words[0] == "ts":
-        out = ts.run(*[str(REPO / w) if w.startswith("captures/") else w
-                       for w in words[1:]])
-    elif words[0] == "capinfos":
-        out = subprocess.run(words, capture_output=True, text=True,
-                             check=True, cwd=REPO).stdout
-    else:
-        raise ValueError("the doc runs only ts and capinfos: %s" % command)
-    return "\n".join(l.rstrip() for l in out.strip("\n").splitlines())
+DOCS = [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md"))
+_BLOCK = re.compile(r"^```console\n(.*?)^```\n", re.S | re.M)
+# The reader's set-up, as the documents give it (test_doc checks that they
+# still say so).
+DOC_SETUP = {
+    "README.md": ["plugin/install-plugin.sh --user"],
+    "docs/DISSECTOR.md": [
+        "mkdir -p ~/.config/wireshark/profiles",
+        "cp -r plugin/profile/calc ~/.config/wireshark/profiles/"],
+    "docs/packet-analysis.md": [
+        'ts() { plugin/calc-tshark.sh build/plugin/calc.so "$@"; }'],
+}
+NOBODY = 65534
 
 
 def doc_blocks(text):
-    """(command, shown output) of each ```console block of the doc."""
-    return [(m.group(1), "\n".join(l.rstrip() for l in
-                                   m.group(2).strip("\n").splitlines()))
-            for m in _BLOCK.finditer(text)]
+    """(commands, shown output) of each console block: commands as bash
+    gets them (prompts removed), output with trailing blanks removed."""
+    blocks = []
+    for m in _BLOCK.finditer(text):
+        cmds, shown, cont = [], [], False
+        for line in m.group(1).splitlines():
+            if cont or line.startswith("$ "):
+                cmds.append(line if cont else line[2:])
+                cont = line.endswith("\\")
+            else:
+                shown.append(line.rstrip())
+        blocks.append(("\n".join(cmds), "\n".join(shown).strip("\n")))
+    return blocks
 
 
-def doc_fill(ts, text):
-    """The doc with every console block's output run again."""
+class DocShell:
+    """bash for the documents' commands: a stage holding a copy of what
+    they use (captures/, plugin/, the built calc.so and programs under
+    build/), a HOME with the reader's set-up done, and, as root, everything
+    run as nobody (tshark run by root ignores personal plugins, and a
+    reader is not root)."""
+
+    def __init__(self, build, plugin=None):
+        import shutil
+        import tempfile
+        build = Path(build)
+        self.dir = Path(tempfile.mkdtemp(prefix="calc-doc."))
+        self.top = self.dir / "repo"
+        self.home = self.dir / "home"
+        self.home.mkdir()
+        shutil.copytree(HERE, self.top / "captures",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(REPO / "plugin", self.top / "plugin",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.o"))
+        for rel in ("clients/calc-eval", "clients/calc", "clients/calc-cli",
+                    "servers/calcd"):
+            if (build / rel).is_file():
+                (self.top / "build" / rel).parent.mkdir(parents=True,
+                                                        exist_ok=True)
+                shutil.copy2(build / rel, self.top / "build" / rel)
+        (self.top / "build" / "plugin").mkdir(parents=True)
+        shutil.copy2(plugin or build / "plugin" / "calc.so",
+                     self.top / "build" / "plugin" / "calc.so")
+        for dirpath, dirs, files in os.walk(self.dir):
+            for name in [dirpath] + [os.path.join(dirpath, f)
+                                     for f in dirs + files]:
+                if os.getuid() == 0:
+                    os.chown(name, NOBODY, NOBODY, follow_symlinks=False)
+        os.chmod(self.dir, 0o755)
+        setup = [c for cmds in DOC_SETUP.values() for c in cmds
+                 if not c.startswith("ts()")]
+        out = self.bash("\n".join(setup))
+        if out[0] != 0:
+            raise RuntimeError("the documents' set-up failed:\n" + out[1])
+
+    def bash(self, script, prelude=""):
+        """(exit status, stdout and stderr) of bash running script."""
+        env = ["env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin",
+               "HOME=%s" % self.home, "LANG=C.UTF-8", "USER=reader",
+               "TERM=dumb"]
+        if os.environ.get("CALC_WS_VERSION"):    # calc-tshark.sh: one run less
+            env.append("CALC_WS_VERSION=" + os.environ["CALC_WS_VERSION"])
+        argv = env + ["bash", "-c", prelude + "\n" + script, "doc"]
+        if os.getuid() == 0:
+            argv = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+                    "--clear-groups"] + argv
+        p = subprocess.run(argv, cwd=self.top, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=300)
+        return p.returncode, p.stdout
+
+    def run(self, doc, commands):
+        """The output of one block's commands, as doc_blocks shows it."""
+        rel = str(Path(doc).resolve().relative_to(REPO))
+        prelude = "\n".join(c for c in DOC_SETUP.get(rel, [])
+                            if c.startswith("ts()"))
+        rc, out = self.bash(commands, prelude)
+        return rc, "\n".join(l.rstrip() for l in
+                             out.strip("\n").splitlines())
+
+    def remove(self):
+        import shutil
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def doc_fill(shell, doc, text):
+    """The document with every console block's output run again."""
     def fill(m):
-        out = doc_run(ts, m.group(1))
-        return "```console\n$ %s\n%s\n```\n" % (m.group(1), out)
+        cmds, _ = doc_blocks(m.group(0))[0]
+        _, out = shell.run(doc, cmds)
+        lines, cont = [], False         # the commands as written, then out
+        for line in m.group(1).splitlines():
+            if cont or line.startswith("$ "):
+                lines.append(line)
+                cont = line.endswith("\\")
+        return "```console\n%s\n%s\n```\n" % ("\n".join(lines), out)
     return _BLOCK.sub(fill, text)

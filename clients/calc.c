@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT
  *
- * calc: the calculator client (docs/CLIENTS.md).
+ * calc-cli: the calculator client (docs/CLIENTS.md).  Not "calc": Debian's
+ * calc package (the arbitrary-precision calculator) owns /usr/bin/calc.
  *
- *   calc '15*15'                       one-shot: prints 225
- *   printf '1+1\n2*3\n' | calc --udp   batch: one reply per line
- *   calc                               interactive, with the "->" prompt
- *   calc --addsub H:P --muldiv H:P '3+4*2'   the split across two servers
+ *   calc-cli '15*15'                       one-shot: prints 225
+ *   printf '1+1\n2*3\n' | calc-cli --udp   batch: one reply per line
+ *   calc-cli                               interactive, with the "->" prompt
+ *   calc-cli --addsub H:P --muldiv H:P '3+4*2'   the split across two servers
  *
  * This file holds the options and the three modes; calc_net.c is the
  * transport and calc_route.c the split evaluation.
@@ -30,7 +31,7 @@
 #include "calc_version.h"
 
 #define CALC_PROMPT "-> "
-#define CALC_HISTORY_FILE ".calc_history" /* in $HOME; CALC_HISTFILE overrides */
+#define CALC_HISTORY_FILE ".calc-cli_history" /* in $HOME; CALC_HISTFILE overrides */
 #define CALC_HISTORY_MAX 1000             /* lines kept */
 #define CALC_READ_CHUNK 65536             /* batch mode: bytes per read */
 
@@ -50,7 +51,7 @@ typedef struct calc_cli {
 
 static void usage(FILE *f) {
   fprintf(f,
-    "usage: calc [options] [EXPR ...]\n"
+    "usage: calc-cli [options] [EXPR ...]\n"
     "Sends arithmetic expressions to a calcd server and prints the replies.\n"
     "With EXPR arguments, answers each and exits; otherwise reads standard\n"
     "input: interactively with the '->' prompt on a terminal (line editing,\n"
@@ -71,10 +72,11 @@ static void usage(FILE *f) {
     "A request is given up after timeout * (2^(retries+1) - 1) ms, 7.75 s by\n"
     "default: over UDP it is sent retries+1 times, over TCP the connection\n"
     "waits that long.  An expression starting with '-' may be given as is\n"
-    "('calc -2**2') or after '--'.\n"
+    "('calc-cli -2**2') or after '--'.\n"
     "\n"
     "Exit status: 0 every request was answered with a result, 1 some answer\n"
-    "was an error (ERR ...), 2 usage, 3 network (no server, no reply).\n",
+    "was an error (ERR ...), 2 usage, 3 network (no server, no reply) or\n"
+    "protocol (a reply outside the calc protocol, shown escaped).\n",
     CALC_PORT_ALL, CALC_PORT_ALL, CALC_NET_TIMEOUT_MS, CALC_NET_RETRIES);
 }
 
@@ -91,24 +93,22 @@ static int ask(calc_cli *cli, calc_net_msg *m, size_t n) {
     if (calc_net_exchange(cli->conn, m, n) == 0) {
       if (cli->verbose)
         for (size_t i = 0; i < n; i++)
-          fprintf(stderr, "calc: %s %s: %.*s => %s\n", calc_net_proto(cli->conn),
+          fprintf(stderr, "calc-cli: %s %s: %.*s => %s\n", calc_net_proto(cli->conn),
                   calc_net_where(cli->conn), (int)m[i].req_len, m[i].req,
                   m[i].reply);
       return 0;
     }
-    fprintf(stderr, "calc: %s\n", calc_net_error(cli->conn));
+    fprintf(stderr, "calc-cli: %s\n", calc_net_error(cli->conn));
     raise_status(cli, CALC_EXIT_NET);
     return -1;
   }
   for (size_t i = 0; i < n; i++) m[i].done = 0;
   for (size_t i = 0; i < n; i++) {
-    if (calc_route_eval(cli->route, m[i].req, m[i].req_len, m[i].reply,
-                        &m[i].reply_len) < 0) {
-      fprintf(stderr, "calc: %s\n", calc_route_error(cli->route));
+    if (calc_route_eval(cli->route, &m[i]) < 0) {
+      fprintf(stderr, "calc-cli: %s\n", calc_route_error(cli->route));
       raise_status(cli, CALC_EXIT_NET);
       return -1;
     }
-    m[i].done = 1;
   }
   return 0;
 }
@@ -118,8 +118,7 @@ static void print_answers(calc_cli *cli, const calc_net_msg *m, size_t n) {
   for (size_t i = 0; i < n && m[i].done; i++) {
     fwrite(m[i].reply, 1, m[i].reply_len, stdout);
     fputc('\n', stdout);
-    if (m[i].reply_len >= 4 && memcmp(m[i].reply, "ERR ", 4) == 0)
-      raise_status(cli, CALC_EXIT_ERROR);
+    if (m[i].kind != CALC_OK) raise_status(cli, CALC_EXIT_ERROR);
   }
   fflush(stdout);
 }
@@ -136,7 +135,7 @@ static int answer(calc_cli *cli, size_t n) {
 static int run_args(calc_cli *cli, char **exprs, int nexpr) {
   for (int i = 0; i < nexpr; i++) {
     if (strchr(exprs[i], '\n')) {
-      fprintf(stderr, "calc: an expression cannot contain a line break "
+      fprintf(stderr, "calc-cli: an expression cannot contain a line break "
                       "(argument %d)\n", i + 1);
       return CALC_EXIT_USAGE;
     }
@@ -161,14 +160,14 @@ static int run_batch(calc_cli *cli) {
   char *buf = malloc(cap);
   int eof = 0;
   if (!buf) {
-    fprintf(stderr, "calc: out of memory\n");
+    fprintf(stderr, "calc-cli: out of memory\n");
     return CALC_EXIT_NET;
   }
   while (!eof) {
     if (cap - len < CALC_READ_CHUNK) {
       char *nb = realloc(buf, cap * 2);
       if (!nb) {
-        fprintf(stderr, "calc: out of memory\n");
+        fprintf(stderr, "calc-cli: out of memory\n");
         free(buf);
         return CALC_EXIT_NET;
       }
@@ -178,7 +177,7 @@ static int run_batch(calc_cli *cli) {
     ssize_t k = read(STDIN_FILENO, buf + len, cap - len);
     if (k < 0) {
       if (errno == EINTR) continue;
-      fprintf(stderr, "calc: reading standard input: %s\n", strerror(errno));
+      fprintf(stderr, "calc-cli: reading standard input: %s\n", strerror(errno));
       free(buf);
       raise_status(cli, CALC_EXIT_USAGE);
       return cli->status;
@@ -279,7 +278,7 @@ static int run_interactive(calc_cli *cli) {
   stifle_history(CALC_HISTORY_MAX);
   if (hist) read_history(hist);
 #endif
-  printf("calc %s: %s over %s.  Type 'help' for help, 'quit' or Ctrl-D to "
+  printf("calc-cli %s: %s over %s.  Type 'help' for help, 'quit' or Ctrl-D to "
          "leave.\n", CALC_VERSION,
          cli->route ? "split across the addsub and muldiv servers"
                     : calc_net_where(cli->conn),
@@ -378,7 +377,7 @@ static int parse_addr(const char *s, uint16_t port, calc_net_addr *a,
                       const char *opt) {
   char err[300];
   if (calc_net_addr_parse(s, port, a, err, sizeof err) == 0) return 0;
-  fprintf(stderr, "calc: %s %s\n", opt, err);
+  fprintf(stderr, "calc-cli: %s %s\n", opt, err);
   return -1;
 }
 
@@ -427,13 +426,13 @@ static int parse_options(calc_cli *cli, int argc, char **argv, char **exprs,
       break;
     case 't':
       if (parse_uint(optarg, 1, 600000, &cli->net.timeout_ms) < 0) {
-        fprintf(stderr, "calc: --timeout wants milliseconds, 1 to 600000\n");
+        fprintf(stderr, "calc-cli: --timeout wants milliseconds, 1 to 600000\n");
         bad = 1;
       }
       break;
     case 'r':
       if (parse_uint(optarg, 0, CALC_NET_RETRIES_MAX, &cli->net.retries) < 0) {
-        fprintf(stderr, "calc: --retries wants a number from 0 to %d\n",
+        fprintf(stderr, "calc-cli: --retries wants a number from 0 to %d\n",
                 CALC_NET_RETRIES_MAX);
         bad = 1;
       }
@@ -445,7 +444,7 @@ static int parse_options(calc_cli *cli, int argc, char **argv, char **exprs,
       free(opts);
       return -1;
     case 'V':
-      printf("calc %s (line editing: %s)\n", CALC_VERSION,
+      printf("calc-cli %s (line editing: %s)\n", CALC_VERSION,
 #ifdef CALC_HAVE_LIBEDIT
              "libedit"
 #else
@@ -459,21 +458,21 @@ static int parse_options(calc_cli *cli, int argc, char **argv, char **exprs,
     }
   }
   for (; optind < nopt; optind++) {
-    fprintf(stderr, "calc: unexpected argument '%s'\n", opts[optind]);
+    fprintf(stderr, "calc-cli: unexpected argument '%s'\n", opts[optind]);
     bad = 1;
   }
   free(opts);
   if (!bad && cli->have_addsub != cli->have_muldiv) {
-    fprintf(stderr, "calc: the split needs both --addsub and --muldiv\n");
+    fprintf(stderr, "calc-cli: the split needs both --addsub and --muldiv\n");
     bad = 1;
   }
   if (!bad && cli->have_addsub && cli->have_server) {
-    fprintf(stderr, "calc: --server is for one server; the split uses "
+    fprintf(stderr, "calc-cli: --server is for one server; the split uses "
                     "--addsub and --muldiv\n");
     bad = 1;
   }
   if (bad) {
-    fprintf(stderr, "Try 'calc --help'.\n");
+    fprintf(stderr, "Try 'calc-cli --help'.\n");
     *code = CALC_EXIT_USAGE;
     return -1;
   }
@@ -516,7 +515,7 @@ int main(int argc, char **argv) {
     return code;
   }
   if (setup(&cli) < 0) {
-    fprintf(stderr, "calc: out of memory\n");
+    fprintf(stderr, "calc-cli: out of memory\n");
     return CALC_EXIT_NET;
   }
   int status;
@@ -531,7 +530,7 @@ int main(int argc, char **argv) {
   free(cli.msgs);
   free(exprs);
   if (fflush(stdout) != 0 || ferror(stdout)) {
-    fprintf(stderr, "calc: write error: %s\n", strerror(errno));
+    fprintf(stderr, "calc-cli: write error: %s\n", strerror(errno));
     if (status < CALC_EXIT_USAGE) status = CALC_EXIT_USAGE;
   }
   return status;

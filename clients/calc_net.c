@@ -5,6 +5,8 @@
  */
 #include "calc_net.h"
 
+#include "calc_frame.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -18,9 +20,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-/* Largest datagram or line a server may send us (a reply, its tag, CR LF);
- * anything longer is not a calc reply. */
+/* Largest datagram a server may send us (a reply, its tag, CR LF); anything
+ * longer is not a calc reply.  (TCP lines: calc_frame's reply limit.) */
 #define CALC_NET_REPLY_MAX (CALC_ANSWER_MAX + 2)
+/* Bytes of an offending reply shown in a message, escaped. */
+#define CALC_NET_SHOW_MAX 160
 /* Tags have CALC_TAG_MAX_DIGITS digits, so every request of an expression
  * has the same length (and the same UDP bound). */
 #define CALC_NET_TAG_MIN 100000000u
@@ -37,6 +41,8 @@ struct calc_net_conn {
   uint32_t next_tag;
   uint32_t tag[CALC_NET_BATCH_MAX];
   unsigned char padded[CALC_NET_BATCH_MAX];
+  size_t req_end[CALC_NET_BATCH_MAX]; /* TCP: end of request i in out */
+  calc_frame frame;        /* TCP: the replies of this connection */
   char *in;                /* TCP input, or one UDP datagram */
   size_t in_len, in_cap;
   char *out;               /* framed requests being written */
@@ -67,7 +73,7 @@ static void vlog(const calc_net_conn *c, const char *fmt, ...) {
   if (!c->o.verbose) return;
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "calc: %s: ", c->addr.text);
+  fprintf(stderr, "calc-cli: %s: ", c->addr.text);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
@@ -79,17 +85,13 @@ static uint32_t take_tag(calc_net_conn *c) {
   return t;
 }
 
-/* Printable excerpt of a reply for messages. */
-static const char *excerpt(const char *p, size_t n, char *buf, size_t cap) {
-  size_t k = 0, i = 0;
-  for (; i < n && k + 8 < cap; i++) {
-    unsigned char ch = (unsigned char)p[i];
-    if (ch >= 0x20 && ch < 0x7f) buf[k++] = (char)ch;
-    else k += (size_t)snprintf(buf + k, cap - k, "\\x%02x", ch);
-  }
-  if (i < n) k += (size_t)snprintf(buf + k, cap - k, "...");
-  buf[k] = '\0';
-  return buf;
+/* A protocol error: the server sent bytes p[0..n) that are no answer
+ * (what: why), shown escaped, never raw. */
+static void protocol_error(calc_net_conn *c, const char *what, const char *p,
+                           size_t n) {
+  char ex[4 * CALC_NET_SHOW_MAX + 8];
+  fail(c, "protocol error: %s %s: '%s'", c->who, what,
+       calc_escape(p, n, ex, sizeof ex));
 }
 
 /* ---- addresses -------------------------------------------------------- */
@@ -251,27 +253,47 @@ static int ensure_resolved(calc_net_conn *c) {
 
 /* ---- replies ---------------------------------------------------------- */
 
-/* A reply the UDP bound shortened: "ERR too-large: use TCP", or an error
- * without its message. */
-static int is_shortened(const calc_reply_info *r) {
-  if (!r->is_error) return 0;
-  if (r->body_len == 0) return 1;
-  return r->kind == CALC_E_TOO_LARGE && r->body_len == 7 &&
-         memcmp(r->body, "use TCP", 7) == 0;
+/* The reply p[0..n) (line end removed), parsed into *r, for a request
+ * sent with tag (0: untagged).  Returns 0 when it answers that request, or
+ * -1 after a protocol error (said in c->err). */
+static int check_reply(calc_net_conn *c, const char *p, size_t n,
+                       uint32_t tag, calc_reply_info *r) {
+  calc_reply_parse(p, n, r);
+  if (!r->strict) {
+    protocol_error(c, "sent a reply outside the calc protocol", p, n);
+    return -1;
+  }
+  /* The server's refusals come without a tag. */
+  if (!r->has_tag && r->is_error &&
+      (r->kind == CALC_E_BUSY || (r->flags & CALC_REPLY_TOO_LONG)))
+    return 0;
+  if (tag && !r->has_tag) {
+    protocol_error(c, "sent a reply without the request's tag", p, n);
+    return -1;
+  }
+  if (!tag && r->has_tag) {
+    protocol_error(c, "sent a tag the request did not have", p, n);
+    return -1;
+  }
+  if (tag && r->tag != tag) {
+    char what[96];
+    snprintf(what, sizeof what, "answered out of order (tag #%u, expected "
+             "#%u)", (unsigned)r->tag, (unsigned)tag);
+    protocol_error(c, what, p, n);
+    return -1;
+  }
+  return 0;
 }
 
-/* Store reply text p[0..n) (line end removed) into m, without the tag we
- * sent (tagged). */
-static void store(calc_net_msg *m, const char *p, size_t n,
-                  const calc_reply_info *r, int tagged) {
-  if (r->has_tag && tagged) {
-    while (n > 0 && p[n - 1] != '#') n--;
-    n = n >= 2 ? n - 2 : 0; /* drop " #" */
-  }
+/* Store the checked reply (tag removed) into m. */
+static void store(calc_net_msg *m, const calc_reply_info *r, const char *p) {
+  size_t n = r->text_len;
   if (n > CALC_ANSWER_MAX) n = CALC_ANSWER_MAX;
   memcpy(m->reply, p, n);
   m->reply[n] = '\0';
   m->reply_len = n;
+  m->kind = r->is_error ? r->kind : CALC_OK;
+  m->flags = r->flags;
   m->done = 1;
 }
 
@@ -296,7 +318,7 @@ static int frame(calc_net_conn *c, const calc_net_msg *m, uint32_t tag,
   char *p = c->out + c->out_len;
   memcpy(p, m->req, m->req_len);
   size_t k = m->req_len;
-  if (tag) k += (size_t)sprintf(p + k, " #%u", (unsigned)tag);
+  if (tag) k += calc_tag_format(p + k, CALC_TAG_TEXT_MAX + 1, tag);
   size_t to = pad == 1 ? CALC_NET_UDP_PAD_ERR : pad ? CALC_NET_UDP_PAD : 0;
   while (k < to) p[k++] = ' ';
   if (c->o.transport == CALC_NET_TCP) p[k++] = '\n';
@@ -367,6 +389,7 @@ static int tcp_connect(calc_net_conn *c) {
         c->fd = fd;
         c->cur = ai;
         c->in_len = 0;
+        calc_frame_init(&c->frame, CALC_FRAME_REPLIES);
         c->connected_once = 1;
         return 0;
       }
@@ -383,56 +406,76 @@ static int tcp_connect(calc_net_conn *c) {
   return -1;
 }
 
-/* Whether the server closed our idle connection (it restarted, or timed
- * us out): then the next request goes over a new one. */
-static int tcp_peer_gone(calc_net_conn *c) {
-  struct pollfd p = {c->fd, POLLIN, 0};
-  if (poll(&p, 1, 0) <= 0) return 0;
-  char b;
-  ssize_t r = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-  return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
-         r > 0; /* bytes nobody asked for: start afresh */
-}
-
 enum { RUN_DONE = 0, RUN_LOST = 1, RUN_FAIL = -1 };
 
-/* Take complete reply lines from c->in for m[*next...]. */
-static int tcp_take_lines(calc_net_conn *c, calc_net_msg *m, size_t n,
-                          size_t *next) {
-  size_t start = 0;
-  for (;;) {
-    char *lf = memchr(c->in + start, '\n', c->in_len - start);
-    if (!lf) break;
-    size_t len = calc_strip_eol(c->in + start, (size_t)(lf - (c->in + start)));
-    const char *line = c->in + start;
-    start = (size_t)(lf - c->in) + 1;
-    calc_reply_info r;
-    calc_reply_parse(line, len, &r);
-    char ex[96];
-    if (*next >= n) {
-      fail(c, "%s sent a reply nobody asked for: '%s'", c->who,
-           excerpt(line, len, ex, sizeof ex));
-      return RUN_FAIL;
-    }
-    if (c->tag[*next] && r.has_tag && r.tag != c->tag[*next]) {
-      fail(c, "%s answered out of order (tag #%u, expected #%u): '%s'", c->who,
-           (unsigned)r.tag, (unsigned)c->tag[*next],
-           excerpt(line, len, ex, sizeof ex));
-      return RUN_FAIL;
-    }
-    store(&m[*next], line, len, &r, c->tag[*next] != 0);
-    ++*next;
-  }
-  memmove(c->in, c->in + start, c->in_len - start);
-  c->in_len -= start;
-  if (c->in_len >= CALC_NET_REPLY_MAX) {
-    fail(c, "%s sent a line longer than any calc reply", c->who);
-    return RUN_FAIL;
-  }
-  return RUN_DONE;
+/* Before requests go out on a connection: RUN_LOST when the server closed
+ * it (it restarted, or timed us out: the requests go over a new one),
+ * RUN_FAIL when it sent bytes nobody asked for (a reply before its
+ * request: a protocol error, unless it is the server's busy refusal,
+ * which the exchange then reads), else RUN_DONE. */
+static int tcp_check_idle(calc_net_conn *c) {
+  struct pollfd p = {c->fd, POLLIN, 0};
+  if (poll(&p, 1, 0) <= 0) return RUN_DONE;
+  char b[CALC_NET_SHOW_MAX];
+  ssize_t r = recv(c->fd, b, sizeof b, MSG_PEEK | MSG_DONTWAIT);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return RUN_DONE;
+  if (r <= 0) return RUN_LOST;
+  calc_reply_info ri;
+  char *lf = memchr(b, '\n', (size_t)r);
+  if (lf && calc_reply_parse(b, calc_strip_eol(b, (size_t)(lf - b)), &ri) ==
+                0 && ri.strict && ri.is_error && ri.kind == CALC_E_BUSY &&
+      !ri.has_tag)
+    return RUN_DONE;
+  protocol_error(c, "sent a reply before any request was sent", b, (size_t)r);
+  return RUN_FAIL;
 }
 
-/* Write c->out and read replies until m[*next..n) are answered. */
+/* Take the complete reply lines held in c->in for m[*next...]; eof: the
+ * server closed (a last line without LF counts). */
+static int tcp_take_lines(calc_net_conn *c, calc_net_msg *m, size_t n,
+                          size_t *next, int eof) {
+  size_t at = 0;
+  calc_frame_msg f;
+  if (eof) calc_frame_eof(&c->frame);
+  int r = RUN_DONE;
+  while (r == RUN_DONE &&
+         calc_frame_next(&c->frame, NULL, c->in + at, c->in_len - at, 0, &f) !=
+             CALC_FRAME_NONE) {
+    const char *line = c->in + at;
+    at += f.end;
+    if (f.kind == CALC_FRAME_TOO_LONG || f.kind == CALC_FRAME_REST) {
+      protocol_error(c, "sent a line longer than any calc reply", line,
+                     f.end < CALC_NET_SHOW_MAX ? f.end : CALC_NET_SHOW_MAX);
+      r = RUN_FAIL;
+    } else if (f.kind == CALC_FRAME_EMPTY) {
+      protocol_error(c, "sent an empty reply line", line, f.end);
+      r = RUN_FAIL;
+    } else if (*next >= n) {
+      protocol_error(c, "sent a reply nobody asked for", line, f.len);
+      r = RUN_FAIL;
+    } else {
+      calc_reply_info ri;
+      if (check_reply(c, line, f.len, c->tag[*next], &ri) < 0) {
+        r = RUN_FAIL;
+      } else if (c->out_off < c->req_end[*next] && ri.kind != CALC_E_BUSY) {
+        /* a server answers a line once it has it all */
+        protocol_error(c, "sent a reply before its request was sent", line,
+                       f.len);
+        r = RUN_FAIL;
+      } else {
+        store(&m[*next], &ri, line);
+        ++*next;
+      }
+    }
+  }
+  memmove(c->in, c->in + at, c->in_len - at);
+  c->in_len -= at;
+  return r;
+}
+
+/* Read replies (first: what came before this turn's write is judged
+ * against what was sent before it), then write c->out, until m[*next..n)
+ * are answered. */
 static int tcp_run(calc_net_conn *c, calc_net_msg *m, size_t n, size_t *next) {
   unsigned budget = calc_net_budget_ms(&c->o);
   uint64_t deadline = now_ms() + budget;
@@ -452,6 +495,19 @@ static int tcp_run(calc_net_conn *c, calc_net_msg *m, size_t n, size_t *next) {
       return RUN_FAIL;
     }
     if (r == 0) continue;
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t k = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len,
+                       MSG_DONTWAIT);
+      if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        continue;
+      if (k > 0) c->in_len += (size_t)k;
+      size_t before = *next;
+      int t = tcp_take_lines(c, m, n, next, k <= 0);
+      if (t != RUN_DONE) return t;
+      if (k <= 0) return RUN_LOST;
+      if (*next > before) deadline = now_ms() + budget; /* progress */
+      continue; /* look for more input before writing */
+    }
     if (p.revents & POLLOUT) {
       ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
                        MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -459,21 +515,6 @@ static int tcp_run(calc_net_conn *c, calc_net_msg *m, size_t n, size_t *next) {
       else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
                errno != EINTR)
         return RUN_LOST;
-    }
-    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t k = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len,
-                       MSG_DONTWAIT);
-      if (k == 0) return RUN_LOST;
-      if (k < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-          continue;
-        return RUN_LOST;
-      }
-      c->in_len += (size_t)k;
-      size_t before = *next;
-      int t = tcp_take_lines(c, m, n, next);
-      if (t != RUN_DONE) return t;
-      if (*next > before) deadline = now_ms() + budget; /* progress */
     }
   }
   return RUN_DONE;
@@ -483,9 +524,16 @@ static int tcp_exchange(calc_net_conn *c, calc_net_msg *m, size_t n) {
   size_t next = 0;
   int stalls = 0; /* connections lost without a reply on them */
   while (next < n) {
-    if (c->fd >= 0 && tcp_peer_gone(c)) {
-      vlog(c, "the server closed the connection; reconnecting");
-      drop_fd(c);
+    if (c->fd >= 0) {
+      int idle = tcp_check_idle(c);
+      if (idle == RUN_FAIL) {
+        drop_fd(c);
+        return -1;
+      }
+      if (idle == RUN_LOST) {
+        vlog(c, "the server closed the connection; reconnecting");
+        drop_fd(c);
+      }
     }
     if (c->fd < 0 && tcp_connect(c) < 0) return -1;
     c->out_len = c->out_off = 0;
@@ -494,6 +542,7 @@ static int tcp_exchange(calc_net_conn *c, calc_net_msg *m, size_t n) {
        * goes without (replies come in order anyway). */
       c->tag[i] = m[i].req_len <= CALC_NET_TAGGED_MAX ? take_tag(c) : 0;
       if (frame(c, &m[i], c->tag[i], 0) < 0) return -1;
+      c->req_end[i] = c->out_len;
     }
     size_t before = next;
     int r = tcp_run(c, m, n, &next);
@@ -581,13 +630,17 @@ static int udp_take(calc_net_conn *c, calc_net_msg *m, size_t n,
   char ex[96];
   len = calc_strip_eol(p, len);
   calc_reply_parse(p, len, &r);
+  if (!r.strict) {
+    protocol_error(c, "sent a reply outside the calc protocol", p, len);
+    return -1;
+  }
   size_t i = n;
   if (r.has_tag) {
     for (i = 0; i < n; i++)
       if (!m[i].done && c->tag[i] == r.tag) break;
     if (i == n) {
       vlog(c, "ignoring a late or duplicate reply: '%s'",
-           excerpt(p, len, ex, sizeof ex));
+           calc_escape(p, len, ex, sizeof ex));
       return 0;
     }
   } else if (r.is_error && r.kind == CALC_E_TOO_LONG) {
@@ -598,21 +651,21 @@ static int udp_take(calc_net_conn *c, calc_net_msg *m, size_t n,
       if (!m[k].done && m[k].req_len > CALC_NET_TAGGED_MAX) cand = k, count++;
     if (count == 1) i = cand;
   }
-  if (i == n) {
+  if (i == n) { /* a stray datagram: it cannot be any answer of ours */
     vlog(c, "ignoring a reply without a tag we sent: '%s'",
-         excerpt(p, len, ex, sizeof ex));
+         calc_escape(p, len, ex, sizeof ex));
     return 0;
   }
-  if (is_shortened(&r) && c->padded[i] < 2) {
+  if ((r.flags & CALC_REPLY_CUT) && c->padded[i] < 2) {
     /* an error without its message needs little room; "use TCP" most */
     c->padded[i] = r.body_len == 0 && c->padded[i] == 0 ? 1 : 2;
     c->tag[i] = take_tag(c);
     vlog(c, "reply shortened by the UDP bound ('%s'); asking again padded "
-         "to %d bytes", excerpt(p, len, ex, sizeof ex),
+         "to %d bytes", calc_escape(p, len, ex, sizeof ex),
          c->padded[i] == 1 ? CALC_NET_UDP_PAD_ERR : (int)CALC_NET_UDP_PAD);
     return udp_send(c, &m[i], i);
   }
-  store(&m[i], p, len, &r, 1);
+  store(&m[i], &r, p);
   return 0;
 }
 
@@ -670,9 +723,9 @@ static int udp_exchange(calc_net_conn *c, calc_net_msg *m, size_t n) {
         break; /* EAGAIN */
       }
       if ((size_t)k > CALC_NET_REPLY_MAX) {
-        vlog(c, "ignoring a %zd-byte datagram (no calc reply is that long)",
-             k);
-        continue;
+        protocol_error(c, "sent a datagram longer than any calc reply", c->in,
+                       CALC_NET_SHOW_MAX);
+        return -1;
       }
       r = udp_take(c, m, n, c->in, (size_t)k);
       if (r < 0) return -1;
@@ -689,6 +742,8 @@ int calc_net_exchange(calc_net_conn *c, calc_net_msg *m, size_t n) {
   }
   for (size_t i = 0; i < n; i++) {
     m[i].done = 0;
+    m[i].kind = CALC_OK;
+    m[i].flags = 0;
     m[i].reply_len = 0;
     m[i].reply[0] = '\0';
     if (c->o.transport == CALC_NET_TCP && memchr(m[i].req, '\n', m[i].req_len)) {

@@ -10,7 +10,17 @@
  * echoes.  Over UDP the tag is what makes retries safe: a reply is taken
  * only for the pending request with its tag, so a late, duplicated or
  * stray datagram is never printed as another request's answer.  Over TCP
- * replies come in order and the tag is checked as well.
+ * replies come in order (framed by calc_frame) and the tag is checked as
+ * well.
+ *
+ * No reply is trusted: one outside the reply grammar of docs/PROTOCOL.md
+ * (calc_reply_parse()'s strict) is a protocol error, and so, over TCP, is
+ * a reply without the tag we sent or arriving before its request was
+ * sent: the exchange fails with the offending bytes escaped
+ * (calc_escape()) in the message.  The exceptions are the server's own
+ * refusals, which carry no tag: "ERR busy" (a connection refused) and
+ * "ERR too-long".  Over UDP a datagram without a tag we are waiting for
+ * cannot be an answer of ours and is ignored (late, duplicated, stray).
  *
  * UDP: each request is sent, then re-sent after CALC_NET_TIMEOUT_MS,
  * doubling the wait each time, CALC_NET_RETRIES times; a reply shortened by
@@ -91,7 +101,10 @@ typedef struct calc_net_msg {
   const char *req;  /* the expression: no tag, no line end */
   size_t req_len;
   int done;         /* the reply below arrived */
-  size_t reply_len; /* reply text: tag and line end removed */
+  calc_err kind;    /* CALC_OK: a result; else the error kind */
+  unsigned flags;   /* CALC_REPLY_* (calc_proto.h) */
+  size_t reply_len; /* reply text: tag and line end removed; in the reply
+                       grammar, so printable */
   char reply[CALC_ANSWER_MAX + 1];
 } calc_net_msg;
 
@@ -103,9 +116,10 @@ calc_net_conn *calc_net_open(const calc_net_addr *a, const calc_net_opts *o);
 void calc_net_close(calc_net_conn *c);
 
 /* Send the n (<= CALC_NET_BATCH_MAX) requests and wait for their replies.
- * Returns 0 when every reply arrived, or -1 on a network failure: the
- * replies that arrived are marked done, and calc_net_error() says what
- * failed.  A request must not contain a line feed. */
+ * Returns 0 when every reply arrived, or -1 on a network failure or a
+ * protocol error: the replies that arrived are marked done, and
+ * calc_net_error() says what failed.  A request must not contain a line
+ * feed. */
 int calc_net_exchange(calc_net_conn *c, calc_net_msg *m, size_t n);
 
 /* The last failure, e.g. "no reply from 127.0.0.1:4000 over UDP after 5

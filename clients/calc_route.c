@@ -62,6 +62,8 @@ struct calc_route {
   char **val;       /* value text of evaluated nodes, else NULL */
   int err_node;     /* earliest hop that answered an error, or -1 */
   char *err_text;
+  calc_err err_kind;
+  unsigned err_flags;
   int err_carry;    /* that error: an intermediate int too long to carry */
   unsigned hop_no;
   /* a round */
@@ -156,14 +158,12 @@ static int put(calc_route *r, const char *p, size_t n) {
   return 0;
 }
 
-static int is_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\f'; }
-
 /* Whether node i's text is directly inside parentheses in the source: a
  * '(' before its (balanced) span closes at the ')' after it. */
 static int enclosed(const calc_route *r, int i) {
   size_t a = r->nodes[i].start, b = r->nodes[i].end;
-  while (a > 0 && is_blank(r->src[a - 1])) a--;
-  while (b < r->len && is_blank(r->src[b])) b++;
+  while (a > 0 && calc_is_blank((unsigned char)r->src[a - 1])) a--;
+  while (b < r->len && calc_is_blank((unsigned char)r->src[b])) b++;
   return a > 0 && r->src[a - 1] == '(' && b < r->len && r->src[b] == ')';
 }
 
@@ -298,7 +298,7 @@ static int split_long(calc_route *r, int k, size_t len) {
 
 static void log_hop(calc_route *r, int srv, const calc_net_msg *m) {
   if (!r->verbose) return;
-  fprintf(stderr, "calc: hop %u: %s %s: %.*s => %s\n", ++r->hop_no,
+  fprintf(stderr, "calc-cli: hop %u: %s %s: %.*s => %s\n", ++r->hop_no,
           srv == SRV_ADDSUB ? "addsub" : "muldiv",
           calc_net_where(r->conn[srv]), (int)m->req_len, m->req, m->reply);
 }
@@ -324,23 +324,30 @@ static int exchange(calc_route *r, int srv) {
       calc_net_msg *m = &r->msgs[j];
       route_hop *h = &r->hops[idx[j]];
       log_hop(r, srv, m);
-      calc_reply_info ri;
-      if (calc_reply_parse(m->reply, m->reply_len, &ri) < 0) {
-        snprintf(r->err, sizeof r->err, "unexpected reply from %s: '%.80s'",
-                 calc_net_where(r->conn[srv]), m->reply);
-        return -1;
-      }
-      if (ri.is_error) {
+      if (m->kind != CALC_OK) {
         if (r->err_node < 0 || r->lo[h->node] < r->lo[r->err_node]) {
           free(r->err_text);
           r->err_text = strdup(m->reply);
           if (!r->err_text) return oom(r);
           r->err_node = h->node;
+          r->err_kind = m->kind;
+          r->err_flags = m->flags;
           /* A result over CALC_MAX_DIGITS digits: no reply can carry it,
            * though the whole expression may have a printable answer. */
-          r->err_carry = h->node != r->root && ri.kind == CALC_E_TOO_LARGE &&
-                         strstr(m->reply, "digits") != NULL;
+          r->err_carry = h->node != r->root &&
+                         (m->flags & CALC_REPLY_DIGITS) != 0;
         }
+      } else if (!calc_reply_is_number(m->reply, m->reply_len,
+                                       CALC_MAX_DIGITS)) {
+        /* Spliced into the next hop as source text: only a number. */
+        char ex[4 * 80 + 8];
+        snprintf(r->err, sizeof r->err,
+                 "protocol error: the %s server at %s answered a hop with "
+                 "something other than a number: '%s'",
+                 srv == SRV_ADDSUB ? "addsub" : "muldiv",
+                 calc_net_where(r->conn[srv]),
+                 calc_escape(m->reply, m->reply_len, ex, sizeof ex));
+        return -1;
       } else {
         r->val[h->node] = strdup(m->reply);
         if (!r->val[h->node]) return oom(r);
@@ -370,37 +377,43 @@ static int round_trip(calc_route *r) {
 
 /* ---- the whole -------------------------------------------------------- */
 
-static void finish(const char *text, char *out, size_t *outlen) {
+/* The final answer into m. */
+static void finish(calc_net_msg *m, const char *text, calc_err kind,
+                   unsigned flags) {
   size_t n = strlen(text);
   if (n > CALC_ANSWER_MAX) n = CALC_ANSWER_MAX;
-  memcpy(out, text, n);
-  out[n] = '\0';
-  *outlen = n;
+  memcpy(m->reply, text, n);
+  m->reply[n] = '\0';
+  m->reply_len = n;
+  m->kind = kind;
+  m->flags = flags;
+  m->done = 1;
 }
 
 /* An expression the core cannot parse goes whole to the addsub server:
  * every server parses first, so its error is the answer. */
-static int ask_whole(calc_route *r, const char *src, size_t n, char *out,
-                     size_t *outlen) {
+static int ask_whole(calc_route *r, calc_net_msg *out) {
   calc_net_msg *m = &r->msgs[0];
-  m->req = src;
-  m->req_len = n;
+  m->req = out->req;
+  m->req_len = out->req_len;
   if (calc_net_exchange(r->conn[SRV_ADDSUB], m, 1) < 0) {
     snprintf(r->err, sizeof r->err, "%s", calc_net_error(r->conn[SRV_ADDSUB]));
     return -1;
   }
   log_hop(r, SRV_ADDSUB, m);
-  finish(m->reply, out, outlen);
+  finish(out, m->reply, m->kind, m->flags);
   return 0;
 }
 
-int calc_route_eval(calc_route *r, const char *src, size_t n, char *out,
-                    size_t *outlen) {
+int calc_route_eval(calc_route *r, calc_net_msg *m) {
+  const char *src = m->req;
+  size_t n = m->req_len;
   reset(r);
   r->err[0] = '\0';
   r->hop_no = 0;
+  m->done = 0;
   if (n > CALC_MAX_REQUEST_LEN || calc_parse(r->ctx, src, n) != CALC_OK)
-    return ask_whole(r, src, n, out, outlen);
+    return ask_whole(r, m);
 
   r->src = src;
   r->len = n;
@@ -419,7 +432,7 @@ int calc_route_eval(calc_route *r, const char *src, size_t n, char *out,
 
   for (;;) {
     if (r->val[r->root]) {
-      finish(r->val[r->root], out, outlen);
+      finish(m, r->val[r->root], CALC_OK, 0);
       return 0;
     }
     classify(r);
@@ -430,11 +443,11 @@ int calc_route_eval(calc_route *r, const char *src, size_t n, char *out,
         return -1;
       }
       if (r->err_carry)
-        fprintf(stderr, "calc: note: the split cannot carry an intermediate "
+        fprintf(stderr, "calc-cli: note: the split cannot carry an intermediate "
                         "int of more than %d digits from one server to the "
                         "other; a server of every operator may answer this "
                         "expression\n", CALC_MAX_DIGITS);
-      finish(r->err_text, out, outlen);
+      finish(m, r->err_text, r->err_kind, r->err_flags);
       return 0;
     }
     if (round_trip(r) < 0) return -1;

@@ -23,12 +23,13 @@ calc_route *calc_route_new(calc_net_conn *addsub, calc_net_conn *muldiv,
                            int verbose);
 void calc_route_free(calc_route *r);
 
-/* Evaluate the n bytes at src (no tag, no line end) across the servers.
- * Writes the final reply (a result or "ERR <kind>: <message>") to out,
- * NUL-terminated; out has room for CALC_ANSWER_MAX + 1 bytes.  Returns 0,
- * or -1 when a server could not be reached (calc_route_error() says why). */
-int calc_route_eval(calc_route *r, const char *src, size_t n, char *out,
-                    size_t *outlen);
+/* Evaluate m->req[0..m->req_len) (no tag, no line end) across the
+ * servers.  Fills m's reply (a result or "ERR <kind>: <message>"), kind
+ * and flags and sets done.  Returns 0, or -1 when a server could not be
+ * reached or broke the protocol: every hop's result must be a single
+ * number within the digit limit before it is spliced into the next hop
+ * (calc_route_error() says why, the offending bytes escaped). */
+int calc_route_eval(calc_route *r, calc_net_msg *m);
 
 const char *calc_route_error(const calc_route *r);
 

@@ -4,14 +4,14 @@
 # clients/demo.sh BUILD_DIR: a short client session for newcomers.
 #
 # Starts calcd in its three roles (every operator, addsub, muldiv) on free
-# loopback ports, asks a few things with calc over UDP and TCP, including
+# loopback ports, asks a few things with calc-cli over UDP and TCP, including
 # the assignment's split across the two role servers with -v (each hop
 # shown), and stops the servers.  Exit status 0 when every step went as
 # shown.
 set -euo pipefail
 
 build=${1:?usage: clients/demo.sh BUILD_DIR}
-calc=$build/clients/calc
+calc=$build/clients/calc-cli
 calcd=$build/servers/calcd
 for f in "$calc" "$calcd"; do
   [ -x "$f" ] || { echo "demo.sh: $f is not built" >&2; exit 2; }
@@ -69,15 +69,15 @@ quote() {
   esac
 }
 
-# show ARGS...: prints "$ calc ARGS" and runs it (its stderr shown too).
+# show ARGS...: prints "$ calc-cli ARGS" and runs it (its stderr shown too).
 show() {
-  local a line="\$ calc"
+  local a line="\$ calc-cli"
   for a in "$@"; do line+=" $(quote "$a")"; done
   printf '%s%s%s\n' "$bold" "$line" "$plain"
   "$calc" "$@" 2>&1 || true
 }
 
-printf '%s==> calc, the client.  calcd serves every operator on 127.0.0.1:%s,\n' \
+printf '%s==> calc-cli, the client.  calcd serves every operator on 127.0.0.1:%s,\n' \
   "$bold" "$all"
 printf '    + - on 127.0.0.1:%s (addsub), * / // %% ** on 127.0.0.1:%s (muldiv)%s\n' \
   "$addsub" "$muldiv" "$plain"
@@ -87,7 +87,7 @@ show --server "127.0.0.1:$addsub" '2*3'
 show -v --addsub "127.0.0.1:$addsub" --muldiv "127.0.0.1:$muldiv" '3+4*2'
 show -v --udp --addsub "127.0.0.1:$addsub" --muldiv "127.0.0.1:$muldiv" \
   '(1+2)*(3+4) - 2**-1'
-printf "%s\$ printf '7//-2\\\\n1/3\\\\n' | calc --server 127.0.0.1:%s%s\n" \
+printf "%s\$ printf '7//-2\\\\n1/3\\\\n' | calc-cli --server 127.0.0.1:%s%s\n" \
   "$bold" "$all" "$plain"
 printf '7//-2\n1/3\n' | "$calc" --server "127.0.0.1:$all"
 

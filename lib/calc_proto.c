@@ -89,9 +89,19 @@ static calc_op first_op_of(const calc_ctx *c, unsigned cls) {
 }
 
 size_t calc_tag_format(char *out, size_t cap, uint32_t tag) {
-  int k = snprintf(out, cap, " #%u", (unsigned)tag);
-  if (k < 0) return 0;
-  return (size_t)k < cap ? (size_t)k : cap - 1;
+  char d[10]; /* digits, last first: by hand, as snprintf costs more than
+                 the rest of a small request's reply */
+  size_t nd = 0;
+  do {
+    d[nd++] = (char)('0' + tag % 10);
+    tag /= 10;
+  } while (tag);
+  if (cap == 0) return 0;
+  size_t n = 2 + nd < cap ? 2 + nd : cap - 1;
+  for (size_t i = 0; i < n; i++)
+    out[i] = i == 0 ? ' ' : i == 1 ? '#' : d[nd - 1 - (i - 2)];
+  out[n] = '\0';
+  return n;
 }
 
 int calc_request_unfinished(calc_ctx *c, const char *p, size_t n) {
@@ -142,6 +152,13 @@ static unsigned error_flags(calc_err e, const char *p, size_t n) {
   }
 }
 
+/* error_flags() of a NUL-terminated message, measured only when needed. */
+static unsigned error_flags_of(calc_err e, const char *msg) {
+  if (e != CALC_E_UNSUPPORTED && e != CALC_E_TOO_LARGE)
+    return error_flags(e, msg, 0);
+  return error_flags(e, msg, strlen(msg));
+}
+
 size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
                            size_t n, size_t bound, char *out, size_t cap,
                            calc_answer_info *ai) {
@@ -168,9 +185,10 @@ size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
   cap -= taglen; /* room for the tag, appended last */
 
   if ((e = calc_parse(c, rq.expr, rq.expr_len)) != CALC_OK) {
-    const char *msg = calc_errmsg(c);
-    len = calc_err_line(out, cap, e, "%s", msg);
-    flags |= error_flags(e, msg, strlen(msg));
+    const char *text = calc_reply(c, &len); /* the evaluator's error line */
+    if (len >= cap) len = cap - 1;
+    memcpy(out, text, len);
+    flags |= error_flags_of(e, calc_errmsg(c));
   } else if (calc_classes(c) & ~calc_role_classes(role)) {
     unsigned other = calc_classes(c) & ~calc_role_classes(role);
     calc_role server = other & CALC_CLASS_MULDIV ? CALC_ROLE_MULDIV
@@ -187,10 +205,7 @@ size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
     const char *text = calc_reply(c, &len);
     if (len >= cap) len = cap - 1;
     memcpy(out, text, len);
-    if (e != CALC_OK) {
-      const char *msg = calc_errmsg(c);
-      flags |= error_flags(e, msg, strlen(msg));
-    }
+    if (e != CALC_OK) flags |= error_flags_of(e, calc_errmsg(c));
   }
 
   /* No amplification: shorten to the bare kind, or a too-large error. */

@@ -1,13 +1,24 @@
 /* SPDX-License-Identifier: MIT
  *
- * calc-track.h: the dissector's first pass: the state of each
- * conversation, requests paired with their responses, and responses
- * verified against the calc core.  packet-calc.c frames and displays the
- * messages; what is decided here is saved per message (calc_msg) for the
- * later passes.
+ * calc-track.h: what the dissector's first pass decides and keeps, shared
+ * by its parts:
+ *
+ *   calc-conv.c    conversations: which side serves, whether the bytes are
+ *                  calc at all, what TCP showed of each direction
+ *   calc-pair.c    requests paired with their responses (tag, order,
+ *                  value), retransmissions, duplicates, legacy joins
+ *   calc-verify.c  the core's answer to each request, kept as a length and
+ *                  a hash, within a per-capture work budget
+ *   calc-frames.c  the record of each message, by frame, for later passes
+ *
+ * packet-calc.c frames and displays the messages.  Everything kept lives
+ * in calc_track_pool() (file scope, freed by calc_track_cleanup()).
  */
 #ifndef CALC_TRACK_H
 #define CALC_TRACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #include <epan/packet.h>
 #include <epan/dissectors/packet-tcp.h>
@@ -20,81 +31,117 @@
 /* Answered tagged requests remembered, to tell a duplicate response. */
 #define CALC_ANSWERED_TAGS 8
 
-/* What the first pass decided about one message. */
-typedef struct calc_msg {
-  struct calc_txn *txn;    /* its transaction; NULL: a response to nothing */
-  guint32 repeats;         /* frame of the message it repeats, or 0 */
-  guint8 verdict;          /* responses: CALC_VERDICT_* */
-  guint8 tag_reused;       /* requests: tag still outstanding */
-  guint8 resent;           /* TCP data seen before (retransmission that
-                              TCP passed on): not paired */
-  guint8 joined;           /* legacy bytes calcd adds to the request in
-                              frame `repeats` (sent before it answered) */
-  guint8 tagless;          /* a response without its request's tag (the
-                              original server ignores tags) */
-} calc_msg;
-
-/* A request that grew by legacy bytes joined to it: its new text. */
-typedef struct calc_join {
-  const char *expected;    /* the core's reply to the joined request */
-  guint8 info[CALC_INFO_MAX];
-} calc_join;
+/* calc_txn.flags */
+enum {
+  CALC_TXN_TAG = 1u << 0,        /* the request has a tag */
+  CALC_TXN_EXPECTED = 1u << 1,   /* exp_* are set (verified) */
+  CALC_TXN_INLINE = 1u << 2,     /* the expected text is kept in bytes[] */
+  CALC_TXN_TAG_REUSED = 1u << 3, /* its tag was still outstanding */
+  CALC_TXN_CUT = 1u << 4,        /* captured cut: content unknown */
+  CALC_TXN_UNCERTAIN = 1u << 5,  /* paired after a gap, by order only */
+  CALC_TXN_BUDGET = 1u << 6,     /* not verified: budget spent */
+  CALC_TXN_JOINED = 1u << 7      /* legacy bytes joined (calc_txn_join) */
+};
 
 /* One request and what answered it, in one allocation with its bytes.  A
  * retransmitted request joins the transaction of the request it repeats. */
 typedef struct calc_txn {
-  struct calc_txn *next;   /* in its list of unanswered requests */
-  const calc_join *join;   /* NULL unless legacy bytes were joined */
-  nstime_t req_time;
-  guint32 req_frame, rep_frame;
-  guint32 req_n;           /* request bytes, CR/LF removed (UDP bound) */
-  guint32 rep_hash;        /* first response's bytes, hashed */
-  guint32 tag;
-  guint32 nreq, nrep;      /* requests (with retransmissions), responses */
-  guint16 exp_len;
-  guint8 info_len, info_cut; /* expression bytes for Info: at most
-                                CALC_INFO_MAX (info_cut: there were more) */
-  guint8 has_expected;
-  guint8 has_tag;
-  guint8 classes;          /* CALC_CLASS_* bits of the expression */
-  guint8 exp_kind;         /* calc_err of the expected reply */
-  guint8 bounded_kind;     /* UDP: calc_err of the reply shortened to the
+  int64_t req_ns;          /* request time, ns since the epoch */
+  uint32_t req_frame, rep_frame;
+  uint32_t tag;
+  uint16_t exp_len;        /* expected reply text, tag removed */
+  uint16_t req_n;          /* request bytes, CR/LF removed (UDP bound) */
+  uint8_t flags;           /* CALC_TXN_* */
+  uint8_t nreq, nrep;      /* requests (with retransmissions), responses
+                              (saturating) */
+  uint8_t exp_kind;        /* calc_err of the expected reply */
+  uint8_t bounded_kind;    /* UDP: calc_err of the reply shortened to the
                               amplification bound (= exp_kind when it fits) */
-  guint8 tag_reused;       /* the request's tag was still outstanding */
-  guint8 verdict;          /* the first response's CALC_VERDICT_* */
-  guint8 bytes[];          /* info bytes; the core's reply text, tag
-                              removed, NUL-terminated (has_expected); UDP:
-                              the request bytes, to spot retransmissions */
+  uint8_t classes;         /* CALC_CLASS_* bits of the expression */
+  uint8_t verdict;         /* the first response's CALC_VERDICT_* */
+  uint8_t info_len;        /* expression bytes kept for Info; the high bit:
+                              there were more */
+  uint8_t bytes[];         /* info bytes; then the expected text (INLINE,
+                              NUL-terminated) or its 64-bit hash
+                              (EXPECTED); UDP: the request's and first
+                              response's 32-bit hashes */
 } calc_txn;
 
-/* Unanswered requests, oldest first. */
-typedef struct calc_list {
-  calc_txn *head, *tail;
-} calc_list;
+#define CALC_INFO_CUT 0x80u
 
-/* Per conversation. */
+/* What the first pass decided about one message. */
+typedef struct calc_msg {
+  calc_txn *txn;           /* its transaction; NULL: a response to nothing */
+  uint32_t repeats;        /* frame of the message it repeats or joins */
+  uint8_t verdict;         /* responses: CALC_VERDICT_* */
+  uint8_t tag_reused;      /* requests: tag still outstanding */
+  uint8_t resent;          /* TCP data seen before: not paired */
+  uint8_t joined;          /* legacy bytes joined to the message of frame
+                              `repeats` */
+  uint8_t tagless;         /* a response without its request's tag */
+  uint8_t uncertain;       /* paired by order after a gap: no verdict */
+  uint8_t unseen;          /* a response with no request after a gap: its
+                              request may be in what was not captured */
+  uint8_t cut;             /* captured cut: not paired or verified */
+} calc_msg;
+
+/* Requests waiting for their answers, oldest first. */
+typedef struct calc_queue {
+  calc_txn **v;
+  uint32_t head, len, cap;
+} calc_queue;
+
+/* What TCP showed of one direction (first pass). */
+typedef struct calc_tcp_dir {
+  uint32_t next;           /* sequence number after the data seen */
+  uint32_t frame;          /* last frame seen (several calls per frame) */
+  uint32_t first_lf;       /* first frame that carried LF; 0 while none */
+  bool seen;
+  bool boundary;           /* the data seen ends at a line's end */
+  bool lost;               /* bytes before the next data are unknown */
+  bool midline;            /* no reassembly: the last line was cut */
+} calc_tcp_dir;
+
+/* calc_conv.judged: whether the bytes are calc (case of other protocols
+ * on calc's ports). */
+enum { CALC_JUDGE_OPEN = 0, CALC_JUDGE_CALC, CALC_JUDGE_OTHER };
+
+/* Per conversation (per TCP stream). */
 typedef struct calc_conv {
   address srv_addr;        /* the server's side */
-  guint32 srv_port;
-  guint32 first_lf[2];     /* TCP, per direction (0: to the server): first
-                              frame that carried LF; 0 while none did */
-  guint32 tcp_next[2];     /* TCP, per direction: sequence number after the
-                              data seen so far (valid when tcp_seen) */
-  gboolean tcp_seen[2];
-  gboolean midline[2];     /* TCP, per direction: the last segment ended in
-                              an unterminated line (no reassembly) */
-  calc_list untagged, tagged;
+  uint32_t srv_port;
+  uint32_t first_frame;    /* the frame that created this state */
+  uint8_t guess;           /* CALC_GUESS_*: how the server side was told */
+  uint8_t judged;          /* CALC_JUDGE_* */
+  uint8_t seen_msg[2];     /* a message seen per direction (judging) */
+  bool unsync;             /* a gap or cut: order pairing is uncertain */
+  calc_tcp_dir tcp[2];     /* 0: to the server */
+  calc_queue untagged, tagged;
   calc_txn *answered;      /* latest untagged request answered */
   calc_txn *answered_tags[CALC_ANSWERED_TAGS]; /* latest tagged, a ring */
-  guint32 answered_next;
+  uint32_t answered_next;
   /* TCP legacy requests, as calcd buffers them: the last one, its bytes,
    * when its last bytes came, and whether they end unfinished. */
   calc_txn *legacy;
-  guint8 *legacy_buf;
-  guint32 legacy_len, legacy_cap;
+  uint8_t *legacy_buf;
+  uint32_t legacy_len, legacy_cap;
   nstime_t legacy_last;
-  gboolean legacy_unfinished;
+  bool legacy_unfinished;
+  /* Legacy replies (the original server): the last one's bytes, joined
+   * with the rest of it when that comes in another segment. */
+  calc_txn *legacy_rep;
+  uint8_t *legacy_rep_buf;
+  uint32_t legacy_rep_len, legacy_rep_cap;
 } calc_conv;
+
+/* calc_conv.guess: how the server side was decided. */
+enum {
+  CALC_GUESS_NONE = 0,     /* the SYN, or the only calc port */
+  CALC_GUESS_FIRST,        /* no SYN, both ports calc's: the first
+                              message's receiver */
+  CALC_GUESS_LOW           /* no SYN, no message direction to go by: the
+                              port TCP/UDP matched */
+};
 
 /* What one parse of a request tells. */
 typedef struct calc_req_view {
@@ -104,66 +151,136 @@ typedef struct calc_req_view {
   calc_err parse_err;      /* CALC_OK, or why the expression is refused */
   const char *parse_msg;   /* packet scope, or NULL */
   unsigned classes, ops;
-  gboolean too_long;       /* over CALC_MAX_REQUEST_LEN, tag included: the
+  bool too_long;           /* over CALC_MAX_REQUEST_LEN, tag included: the
                               server answers too-long, without the tag */
-  gboolean empty;          /* no bytes: the server sends no reply */
-  gboolean parsed;         /* parse_err, parse_msg, classes, ops are set */
+  bool empty;              /* no bytes: the server sends no reply */
+  bool parsed;             /* parse_err, parse_msg, classes, ops are set */
+  bool binary;             /* bytes no calc client sends (controls, 8-bit) */
+  bool unfinished;         /* a syntax error just past the end: more may
+                              come (calcd's legacy rule) */
 } calc_req_view;
 
 /* n bytes without trailing blanks (a client may pad UDP requests). */
-static inline size_t calc_trim(const guint8 *p, size_t n)
+static inline size_t calc_trim(const uint8_t *p, size_t n)
 {
   while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
   return n;
 }
 
-/* Per file (init and cleanup routines): the core's context, which the
- * dissector shares, and TCP's preferences. */
+/* ---- calc-track.c: per file ---- */
+
+/* Init and cleanup routines: the pool, the parts' state, TCP's prefs. */
 void calc_track_init(int proto);
 void calc_track_cleanup(void);
-calc_ctx *calc_track_core(void);
+wmem_allocator_t *calc_track_pool(void);
+int calc_track_proto(void);
 
-/* The conversation's state (first sight: the server is the side whose port
- * matched the port table, else the receiver of this first message), and
- * whether the packet goes to the server. */
-calc_conv *calc_conv_find(packet_info *pinfo, gboolean heuristic,
-                          const struct tcpinfo *ti);
-gboolean calc_to_server(const calc_conv *cv, const packet_info *pinfo);
+/* ---- calc-conv.c ---- */
 
-/* A message's record: what calc_track_*() decided, filed by the first pass
- * (calc_rec_put) under the frame and a key, found by later passes.  Most
- * are a transaction's request or first response and cost nothing more. */
+/* The conversation's state, created on first sight (see calc_conv_get);
+ * heuristic: found by a heuristic dissector; the n bytes at p: the
+ * message that makes it (a guess of the server side may look at them). */
+calc_conv *calc_conv_find(packet_info *pinfo, bool heuristic,
+                          const uint8_t *p, size_t n);
+bool calc_to_server(const calc_conv *cv, const packet_info *pinfo);
+void calc_conv_reset_cache(void);
+
+/* First pass, TCP: what this call's data is to the direction's stream:
+ * CALC_POS_NEW (in order), CALC_POS_RESENT (seen before), or CALC_POS_GAP
+ * (bytes before it were not captured; cv->tcp[dir].lost tells whether its
+ * first line may be the rest of one). */
+enum { CALC_POS_NEW = 0, CALC_POS_RESENT, CALC_POS_GAP };
+int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
+                      const struct tcpinfo *ti);
+
+/* ---- calc-frames.c ---- */
+
+/* A message's record: what the first pass decided, filed by frame and a
+ * key, found by later passes.  Most are a transaction's request or first
+ * response and cost nothing more. */
 typedef uintptr_t calc_rec;
 
-void calc_rec_put(const packet_info *pinfo, guint32 key, calc_rec r);
-/* FALSE when no record was filed under key. */
-gboolean calc_rec_get(const packet_info *pinfo, guint32 key, calc_msg *m);
-/* The record of retransmitted TCP data, which is not paired again. */
-calc_rec calc_rec_resent(void);
+void calc_rec_put(const packet_info *pinfo, uint32_t key, calc_rec r);
+/* false when no record was filed under key. */
+bool calc_rec_get(const packet_info *pinfo, uint32_t key, calc_msg *m);
+calc_rec calc_rec_of_req(calc_txn *t);
+calc_rec calc_rec_of_rep(calc_txn *t);
+/* A record of its own (filled by the caller). */
+calc_msg *calc_rec_new(calc_txn *t, uint32_t repeats);
+calc_rec calc_rec_of_msg(calc_msg *m);
+void calc_frames_cleanup(void);
+
+/* ---- calc-pair.c ---- */
 
 /* First pass: file a request of n bytes at p (CR/LF removed); with
  * verify, compute what the core answers to it.  legacy: TCP bytes calcd
- * buffers as a legacy request (a legacy segment, or the first line of the
- * segment that switches to lines), which it joins to the previous legacy
- * request while that one waits for more (docs/PROTOCOL.md, "Legacy
- * mode"). */
+ * buffers as a legacy request, joined to the previous legacy request
+ * while that one waits for more (docs/PROTOCOL.md, "Legacy mode").  cut:
+ * captured cut, a placeholder that keeps the order. */
 calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
-                            const calc_req_view *v, const guint8 *p,
-                            size_t n, gboolean udp, gboolean legacy,
-                            gboolean verify);
+                            const calc_req_view *v, const uint8_t *p,
+                            size_t n, bool udp, bool legacy, bool verify,
+                            bool cut);
 
-/* First pass: pair a response (parsed as ri) with its request; verify:
- * the requests carry the core's answers (UDP pairing may use them); whole:
- * the response is complete, so compare it with the answer. */
+/* First pass: pair a response (parsed as ri) with its request; whole: the
+ * response is complete (compare it); cut: captured cut (paired by order
+ * only, never verified); legacy: an unterminated TCP reply, which may be
+ * the rest of the previous one. */
 calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
-                             const calc_reply_info *ri, const guint8 *p,
-                             size_t n, gboolean udp, gboolean verify,
-                             gboolean whole);
+                             const calc_reply_info *ri, const uint8_t *p,
+                             size_t n, bool udp, bool whole, bool cut,
+                             bool legacy);
 
-/* The core's reply text to the transaction's request, tag removed; NULL
- * when not verified. */
+/* TCP, line mode: whether an unterminated reply of n bytes at p is
+ * whole anyway: the exact answer of the request it would pair with (the
+ * original server answers a line without LF). */
+bool calc_track_reply_is_whole(const calc_conv *cv, const uint8_t *p,
+                               size_t n);
+
+/* The request's expression bytes kept for Info, their number and whether
+ * there were more. */
+const uint8_t *calc_txn_info(const calc_txn *t, size_t *n, bool *cut);
+/* The legacy request bytes joined, or NULL (not joined). */
+const uint8_t *calc_txn_joined(const calc_txn *t, size_t *n);
+/* Where the expected answer is kept (calc-verify.c reads it). */
+const uint8_t *calc_txn_exp_bytes(const calc_txn *t);
+void calc_pair_init(void);
+void calc_pair_cleanup(void);
+
+/* ---- calc-verify.c ---- */
+
+/* The expected answer of a request, as the first pass keeps it. */
+typedef struct calc_expect {
+  size_t len;              /* reply text without the tag */
+  uint64_t hash;
+  calc_err kind, bounded;  /* its kind; UDP: the kind within the bound */
+  unsigned classes;        /* operator classes of the expression */
+  const char *text;        /* the text (valid until the next call) */
+  bool budget;             /* not computed: the budget is spent */
+} calc_expect;
+
+/* Compute the expected answer of the n request bytes at p (view v):
+ * false when the per-capture budget is spent. */
+bool calc_verify_expect(const calc_req_view *v, const char *p, size_t n,
+                        bool udp, calc_expect *e);
+uint64_t calc_verify_hash(const void *p, size_t n);
+/* How a response compares with the transaction's expected answer. */
+uint8_t calc_verify_verdict(const calc_txn *t, const calc_reply_info *ri);
+/* Whether the n bytes at p are exactly t's expected reply text. */
+bool calc_verify_is_expected(const calc_txn *t, const char *p, size_t n);
+/* The expected text when kept (short answers), else NULL. */
 const char *calc_txn_expected(const calc_txn *t);
-/* The request's expression bytes kept for Info (t->info_len of them). */
-const guint8 *calc_txn_info(const calc_txn *t);
+/* The text again, computed from the request bytes (trees only); packet
+ * scope. */
+const char *calc_verify_text(packet_info *pinfo, const calc_req_view *v,
+                             const char *p, size_t n);
+/* Whether n reply bytes could be the start of t's expected reply (a
+ * legacy reply that continues in the next segment). */
+bool calc_verify_may_continue(const calc_txn *t, const calc_reply_info *ri);
+/* Bytes of a transaction that keep e, and keeping it there. */
+size_t calc_verify_kept(const calc_expect *e);
+void calc_verify_keep(calc_txn *t, uint8_t *b, const calc_expect *e);
+void calc_verify_init(void);
+void calc_verify_cleanup(void);
 
 #endif /* CALC_TRACK_H */

@@ -9,8 +9,14 @@
 #   --user     (default) the current user's personal plugin folder,
 #              ~/.local/lib/wireshark/plugins/<major.minor>/epan, as tshark
 #              reports it now (so $HOME is read at install time)
-#   --global   the global plugin folder (as root), the one
-#              `cmake --install build --component calc-plugin` also uses
+#   --global   the global plugin folder (as root) of the Wireshark the
+#              plugin was built for, the one `cmake --install build
+#              --component calc-plugin` also uses (from find_package)
+#
+# Wireshark loads only a plugin built for its own major.minor version.  A
+# build records its version (build/plugin/calc-plugin.conf); when the
+# tshark here is another one, nothing is installed and the message says
+# to rebuild (docs/DISSECTOR.md, "Supported Wireshark versions").
 #   --uninstall  remove calc.so from that folder instead
 #   --build DIR  build folder holding plugin/calc.so (default: build)
 #   --plugin FILE  the plugin file itself
@@ -29,7 +35,7 @@ build=$repo/build
 show=
 
 usage() {
-  sed -n '4,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,26p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -54,17 +60,38 @@ folder() {
   env -u WIRESHARK_PLUGIN_DIR tshark -G folders 2>/dev/null |
     sed -n "s/^$1:[[:space:]]*//p" | head -n 1
 }
+# What the build was made for (CMake writes it beside calc.so).
+conf_get() {
+  local conf
+  conf=$(dirname "$plugin")/calc-plugin.conf
+  [ -f "$conf" ] && sed -n "s/^$1=//p" "$conf" | head -n 1
+  return 0
+}
+built_for=$(conf_get wireshark_version)
+running=$(tshark --version 2>/dev/null |
+          sed -n '1s/^TShark (Wireshark) \([0-9]*\.[0-9]*\).*/\1/p')
+if [ -n "$built_for" ] && [ -n "$running" ] && [ "$built_for" != "$running" ] &&
+   [ "$uninstall" = 0 ]; then
+  echo "$0: $plugin was built for Wireshark $built_for, but this machine's" \
+       "tshark is $running: Wireshark would refuse it (\"Couldn't load" \
+       "plugin\" or \"was compiled for Wireshark version $built_for\")." >&2
+  echo "Rebuild against this Wireshark's headers, then install again:" \
+       "rm -rf build && scripts/dev.sh build" >&2
+  exit 1
+fi
+
 if [ "$mode" = user ]; then
   base=$(folder "Personal Plugins")
+  dest=${base:+$base/epan}
 else
-  base=$(folder "Global Plugins")
+  dest=$(conf_get global_dir)
+  [ -n "$dest" ] || { base=$(folder "Global Plugins"); dest=${base:+$base/epan}; }
 fi
-if [ -z "$base" ]; then
+if [ -z "$dest" ]; then
   echo "$0: tshark -G folders does not name the $mode plugin folder" \
        "(is tshark installed?)" >&2
   exit 1
 fi
-dest=$base/epan
 
 if [ "$uninstall" = 1 ]; then
   rm -f "$dest/calc.so"

@@ -4,11 +4,16 @@
  * format is docs/PROTOCOL.md, its code lib/calc_proto.h).
  *
  * Framing: a UDP datagram is one message; on TCP a message is a line ending
- * in LF, reassembled across segments, except in a direction that has never
- * sent LF: there (the original Python programs) each segment is one
- * unterminated message.  Requests and responses are paired per conversation,
- * by tag when the request has one and otherwise in order, and each response
- * is checked against what the calc core computes for its request.
+ * in LF, reassembled across segments, except in a request direction that
+ * has never sent LF: there (the original Python programs) each segment is
+ * one unterminated message, and the replies follow the requests' framing.
+ * Requests and responses are paired per conversation (calc-pair.c), and
+ * each response is checked against what the calc core computes for its
+ * request (calc-verify.c).  What the capture could not show (cut frames,
+ * lost segments, a start mid-connection) is said, never blamed on the
+ * server.  A conversation whose bytes are not calc is handed to the
+ * dissector calc displaced from the port, or left to TCP's and UDP's
+ * heuristics.
  *
  * Everything that depends on earlier frames (pairing, verification, the
  * framing mode) is decided in the first pass and saved per message; later
@@ -27,16 +32,16 @@
 
 #include "calc_proxy.h"
 #include "calc-track.h"
+#include "calc_frame.h"
 #include "packet-calc.h"
 #include "ws-compat.h"
 
-/* Most bytes a TCP line may have before its LF (a request of
- * CALC_MAX_REQUEST_LEN bytes and a CR, docs/PROTOCOL.md "Limits"): calcd
- * answers more as an over-long request and closes, and so the dissector
- * stops reassembling there and shows them as that request. */
-#define CALC_LINE_MAX (CALC_MAX_REQUEST_LEN + 1)
 /* Longest datagram or first line the heuristic dissectors consider. */
 #define CALC_HEUR_MAX (CALC_MAX_REQUEST_LEN + 2 + CALC_TAG_MAX_DIGITS + 2)
+/* calc's well-known ports (calc_proto.h), whose earlier owners (ICQ on
+ * UDP 4000, OPSI on TCP 4002) get back what is not calc. */
+#define CALC_PORT_FIRST CALC_PORT_ALL
+#define CALC_PORT_COUNT 3
 
 /* calc.framing */
 enum {
@@ -44,22 +49,32 @@ enum {
   CALC_FRAMING_LINE,
   CALC_FRAMING_LEGACY,
   CALC_FRAMING_PARTIAL,     /* start of a line cut at the segment's end */
-  CALC_FRAMING_CONTINUATION,/* rest of such a line: not a message */
+  CALC_FRAMING_CONTINUATION,/* rest of a line whose start is not here */
   CALC_FRAMING_FINAL        /* unterminated last line, ended by FIN */
 };
-/* File-scope per-frame key: the frame's TCP data starts mid-line. */
+/* File-scope per-frame keys (p_add_proto_data): the frame's TCP data
+ * starts mid-line; an unterminated reply taken as whole. */
 #define CALC_KEY_CONTINUES G_MAXUINT32
+#define CALC_KEY_WHOLE_REPLY (G_MAXUINT32 - 1)
 
 /* Where the dissector stands. */
 static int proto_calc = -1;
 static int calc_tap = -1;
 static dissector_handle_t calc_udp_handle;
 static dissector_handle_t calc_tcp_handle;
+static dissector_handle_t calc_tls_handle;
+/* What held calc's ports before the handoff ([0] UDP, [1] TCP). */
+static dissector_handle_t calc_displaced[2][CALC_PORT_COUNT];
+static bool calc_ports_given_back;
 static heur_dtbl_entry_t *proxy_heur; /* Wireshark's "proxy_tcp" */
 static calc_ws_pref_bool calc_desegment = TRUE;
 static calc_ws_pref_bool calc_verify = TRUE;
+/* This file's own evaluation context: parsing what is displayed. */
+static calc_ctx *calc_view_ctx;
 
 static int hf_calc_type = -1;
+static int hf_calc_request = -1;
+static int hf_calc_response = -1;
 static int hf_calc_framing = -1;
 static int hf_calc_expression = -1;
 static int hf_calc_tag = -1;
@@ -85,6 +100,7 @@ static gint ett_calc = -1;
 static expert_field ei_calc_error_reply[CALC_E_COUNT_];
 static expert_field ei_calc_error_unknown = EI_INIT;
 static expert_field ei_calc_malformed_request = EI_INIT;
+static expert_field ei_calc_bad_request = EI_INIT;
 static expert_field ei_calc_empty_request = EI_INIT;
 static expert_field ei_calc_malformed_response = EI_INIT;
 static expert_field ei_calc_too_long = EI_INIT;
@@ -98,6 +114,11 @@ static expert_field ei_calc_tag_reused = EI_INIT;
 static expert_field ei_calc_joined = EI_INIT;
 static expert_field ei_calc_tagless = EI_INIT;
 static expert_field ei_calc_amplification = EI_INIT;
+static expert_field ei_calc_cut = EI_INIT;
+static expert_field ei_calc_uncertain = EI_INIT;
+static expert_field ei_calc_unseen = EI_INIT;
+static expert_field ei_calc_server_guess = EI_INIT;
+static expert_field ei_calc_budget = EI_INIT;
 
 static const value_string calc_type_vals[] = {
   {CALC_TYPE_REQUEST, "Request"},
@@ -110,7 +131,7 @@ static const value_string calc_framing_vals[] = {
   {CALC_FRAMING_LINE, "Line"},
   {CALC_FRAMING_LEGACY, "Legacy (one unterminated message per segment)"},
   {CALC_FRAMING_PARTIAL, "Unterminated line (not reassembled)"},
-  {CALC_FRAMING_CONTINUATION, "Rest of a line (not reassembled)"},
+  {CALC_FRAMING_CONTINUATION, "Rest of a line whose start is not here"},
   {CALC_FRAMING_FINAL, "Last line, ended by the client's FIN"},
   {0, NULL}
 };
@@ -126,13 +147,13 @@ static const value_string calc_op_class_vals[] = {
 
 /* The n bytes at p as printable Info text, without trailing blanks, cut
  * after CALC_INFO_MAX bytes (or marked cut anyway). */
-static const char *calc_info_text(wmem_allocator_t *scope, const guint8 *p,
-                                  size_t n, gboolean cut)
+static const char *calc_info_text(wmem_allocator_t *scope, const uint8_t *p,
+                                  size_t n, bool cut)
 {
   n = calc_trim(p, n);
   if (n > CALC_INFO_MAX) {
     n = CALC_INFO_MAX;
-    cut = TRUE;
+    cut = true;
   }
   size_t i = 0;
   while (i < n && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') i++;
@@ -152,26 +173,108 @@ static const char *calc_info_text(wmem_allocator_t *scope, const guint8 *p,
 /* A message's record is found by its place in the frame: which call of
  * this dissector in the frame (TCP may make more than one), and its index
  * in that call.  Messages come in the same order in every pass. */
-static guint32 calc_msg_key(const packet_info *pinfo, guint32 index)
+static uint32_t calc_msg_key(const packet_info *pinfo, uint32_t index)
 {
-  return (guint32)pinfo->curr_proto_layer_num << 24 | (index & 0xffffff);
+  return (uint32_t)pinfo->curr_proto_layer_num << 24 | (index & 0xffffff);
+}
+
+/* ---- what the bytes are ---- */
+
+/* Bytes no calc peer sends: controls other than tab, CR and LF, and
+ * anything past ASCII. */
+static bool calc_byte_is_binary(uint8_t c)
+{
+  return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c >= 0x7f;
+}
+
+static bool calc_is_binary(const uint8_t *p, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (calc_byte_is_binary(p[i])) return true;
+  return false;
+}
+
+/* Whether the first message of a direction, n bytes at p (its first line
+ * on TCP), shows that the conversation is another protocol: binary (a
+ * first byte no calc peer sends, or more than half of the bytes), an HTTP
+ * request or status line, or from the server something that is not a
+ * calc reply.  Garbage requests stay calc: calcd answers them ERR. */
+static bool calc_is_other_protocol(const uint8_t *p, size_t n, bool to_server)
+{
+  size_t bin = 0;
+  for (size_t i = 0; i < n; i++) bin += calc_byte_is_binary(p[i]);
+  if (n && (calc_byte_is_binary(p[0]) || bin * 2 > n)) return true;
+  size_t line = n;
+  for (size_t i = 0; i < n; i++)
+    if (p[i] == '\n') {
+      line = i;
+      break;
+    }
+  if (!to_server) {
+    if (line >= 5 && memcmp(p, "HTTP/", 5) == 0) return true;
+    calc_reply_info ri;
+    size_t m = calc_strip_eol((const char *)p, line);
+    return m > 0 && calc_reply_parse((const char *)p, m, &ri) != 0;
+  }
+  /* "<METHOD> <target> HTTP/1.x" */
+  for (size_t i = 0; i + 6 <= line; i++)
+    if (p[i] == ' ' && memcmp(p + i + 1, "HTTP/", 5) == 0) return i > 0;
+  return false;
+}
+
+/* Not calc: the dissector that held the port before calc gets it, from
+ * now on as the conversation's dissector (ahead of the port table, so
+ * that calc is not in the way); else (0) TCP's or UDP's heuristics and
+ * data. */
+static int calc_give_up(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                        void *data, bool tcp)
+{
+  uint32_t port = pinfo->match_uint;
+  if (port >= CALC_PORT_FIRST && port < CALC_PORT_FIRST + CALC_PORT_COUNT) {
+    dissector_handle_t h = calc_displaced[tcp][port - CALC_PORT_FIRST];
+    if (h) {
+      if (!PINFO_FD_VISITED(pinfo))
+        conversation_set_dissector(find_or_create_conversation(pinfo), h);
+      return call_dissector_only(h, tvb, pinfo, tree, data);
+    }
+  }
+  return 0;
+}
+
+/* Judge the conversation on each direction's first message, once (first
+ * pass); true when it is not calc, in this pass or a later one. */
+static bool calc_conv_is_other(calc_conv *cv, packet_info *pinfo, int dir,
+                               const uint8_t *p, size_t n)
+{
+  if (cv->judged == CALC_JUDGE_OTHER) return true;
+  if (PINFO_FD_VISITED(pinfo) || cv->judged == CALC_JUDGE_CALC ||
+      cv->seen_msg[dir] || n == 0)
+    return false;
+  cv->seen_msg[dir] = 1;
+  if (calc_is_other_protocol(p, n, dir == 0)) {
+    cv->judged = CALC_JUDGE_OTHER;
+    return true;
+  }
+  if (cv->seen_msg[0] && cv->seen_msg[1]) cv->judged = CALC_JUDGE_CALC;
+  return false;
 }
 
 /* ---- dissection ---- */
 
-/* The request's parts; with parse (a tree or the tap wants them), also
- * what the core's parser says. */
-static void calc_view_request(packet_info *pinfo, const guint8 *p, size_t n,
-                              gboolean parse, calc_req_view *v)
+/* The request's parts and what the core's parser says of them (the same
+ * with a tree or without: expert infos must not depend on it). */
+static void calc_view_request(packet_info *pinfo, const uint8_t *p, size_t n,
+                              calc_req_view *v)
 {
   memset(v, 0, sizeof *v);
   v->empty = n == 0;
   v->too_long = n > CALC_MAX_REQUEST_LEN;
+  v->binary = calc_is_binary(p, n);
   if (v->too_long) { /* not read by the server: no tag */
     v->rq.expr = (const char *)p;
     v->rq.expr_len = v->shown = v->tag_end = n;
     v->parse_err = CALC_E_TOO_LONG;
-    v->parsed = TRUE;
+    v->parsed = true;
     return;
   }
   calc_request_split((const char *)p, n, &v->rq);
@@ -183,14 +286,17 @@ static void calc_view_request(packet_info *pinfo, const guint8 *p, size_t n,
   if (v->rq.has_tag)
     while (v->shown > 0 && (p[v->shown - 1] == ' ' || p[v->shown - 1] == '\t'))
       v->shown--;
-  if (!calc_track_core() || !parse) return;
-  v->parsed = TRUE;
-  v->parse_err = calc_parse(calc_track_core(), v->rq.expr, v->rq.expr_len);
-  if (v->parse_err != CALC_OK)
-    v->parse_msg = wmem_strdup(pinfo->pool, calc_errmsg(calc_track_core()));
-  else {
-    v->classes = calc_classes(calc_track_core());
-    v->ops = calc_ops(calc_track_core());
+  if (!calc_view_ctx || v->empty) return;
+  v->parsed = true;
+  v->parse_err = calc_parse(calc_view_ctx, v->rq.expr, v->rq.expr_len);
+  if (v->parse_err != CALC_OK) {
+    v->parse_msg = wmem_strdup(pinfo->pool, calc_errmsg(calc_view_ctx));
+    v->unfinished = v->parse_err == CALC_E_SYNTAX &&
+                    calc_request_unfinished(calc_view_ctx, (const char *)p,
+                                            n);
+  } else {
+    v->classes = calc_classes(calc_view_ctx);
+    v->ops = calc_ops(calc_view_ctx);
   }
 }
 
@@ -208,20 +314,34 @@ static const char *calc_ops_text(wmem_allocator_t *scope, unsigned ops)
 
 static proto_item *calc_add_generated_uint(proto_tree *tree, int hf,
                                            tvbuff_t *tvb, int off, int len,
-                                           guint32 v)
+                                           uint32_t v)
 {
   proto_item *it = proto_tree_add_uint(tree, hf, tvb, off, len, v);
   proto_item_set_generated(it);
   return it;
 }
 
+/* How one message arrived. */
+typedef struct calc_where {
+  calc_conv *cv;           /* NULL: quoted by an ICMP error, not tracked */
+  uint32_t index;          /* messages so far in this call */
+  bool to_server;
+  bool udp;
+  bool resent;             /* TCP: bytes seen before in this direction */
+  bool cut;                /* the message's bytes are not all captured */
+  bool legacy;             /* TCP: the next message is bytes calcd buffers
+                              as a legacy request (calc_track_request) */
+  uint8_t framing;         /* CALC_FRAMING_* */
+  uint32_t raw_len;        /* UDP: the datagram's payload length */
+} calc_where;
+
 /* The message head shared by both types; returns its subtree.  Info gets
  * "<Type> <text>", and " (<req>)" when req is not NULL. */
 static proto_tree *calc_add_head(tvbuff_t *tvb, packet_info *pinfo,
                                  proto_tree *tree, int offset, int total,
-                                 guint8 type, guint8 framing,
+                                 uint8_t type, const calc_where *w,
                                  const char *text, const char *req,
-                                 gboolean first)
+                                 bool first)
 {
   const char *name = val_to_str_const(type, calc_type_vals, "?");
   col_set_str(pinfo->cinfo, COL_PROTOCOL, "CALC");
@@ -233,64 +353,76 @@ static proto_tree *calc_add_head(tvbuff_t *tvb, packet_info *pinfo,
     col_append_lstr(pinfo->cinfo, COL_INFO, ", ", name, " ", text,
                     req ? " (" : "", req ? req : "", req ? ")" : "",
                     COL_ADD_LSTR_TERMINATOR);
-  if (!tree) return NULL;
 
   proto_item *ti = proto_tree_add_item(tree, proto_calc, tvb, offset, total,
                                        ENC_NA);
   proto_item_append_text(ti, ", %s: %s", name, text);
   if (req) proto_item_append_text(ti, " (%s)", req);
   proto_tree *st = proto_item_add_subtree(ti, ett_calc);
-  /* Both are for filters: the item's text names the type, and the usual
-   * framing (datagram, line) goes without saying. */
+  /* calc.type is for filters (the item's text names the type); the
+   * booleans for "Apply as Filter"; the usual framing (datagram, line)
+   * goes without saying. */
   proto_item_set_hidden(calc_add_generated_uint(st, hf_calc_type, tvb,
                                                 offset, 0, type));
+  proto_item *bi = proto_tree_add_boolean(st, type == CALC_TYPE_REQUEST
+                                              ? hf_calc_request
+                                              : hf_calc_response,
+                                          tvb, offset, 0, 1);
+  proto_item_set_generated(bi);
   proto_item *fi = calc_add_generated_uint(st, hf_calc_framing, tvb, offset,
-                                           0, framing);
-  if (framing == CALC_FRAMING_DATAGRAM || framing == CALC_FRAMING_LINE)
+                                           0, w->framing);
+  if (w->framing == CALC_FRAMING_DATAGRAM || w->framing == CALC_FRAMING_LINE)
     proto_item_set_hidden(fi);
-  if (framing == CALC_FRAMING_PARTIAL)
+  if (w->framing == CALC_FRAMING_PARTIAL && !w->cut)
     expert_add_info(pinfo, fi, &ei_calc_unterminated);
+  if (w->cut)
+    expert_add_info(pinfo, ti, &ei_calc_cut);
+  const calc_conv *cv = w->cv;
+  if (cv && cv->guess && pinfo->num == cv->first_frame && w->index == 0)
+    expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
+        "Server side guessed: no SYN captured and both ports are calc's; "
+        "taken as %s (port %u)", w->to_server ? "this message's receiver"
+                                              : "this message's sender",
+        cv->srv_port);
   return st;
 }
 
-static void calc_tap_queue(packet_info *pinfo, const calc_tap_rec *r)
+static void calc_tap_queue(packet_info *pinfo, const calc_where *w,
+                           const calc_tap_rec *r)
 {
-  if (!have_tap_listener(calc_tap)) return;
+  if (!w->cv || !have_tap_listener(calc_tap)) return; /* quoted: not counted */
   calc_tap_rec *c = wmem_new(pinfo->pool, calc_tap_rec);
   *c = *r;
   tap_queue_packet(calc_tap, pinfo, c);
 }
 
-/* How one message arrived. */
-typedef struct calc_where {
-  calc_conv *cv;
-  guint32 index;     /* messages so far in this call */
-  gboolean to_server;
-  gboolean udp;
-  gboolean resent;   /* TCP: bytes seen before in this direction */
-  guint8 framing;    /* CALC_FRAMING_* */
-  guint32 raw_len;   /* UDP: the datagram's payload length */
-  gboolean legacy;   /* TCP: the next message is bytes calcd buffers as a
-                        legacy request (calc_track_request) */
-} calc_where;
-
 /* The record of this message, into *m: the first pass files it (resent
- * TCP data is filed but not paired), later passes find it.  NULL: none. */
-static const calc_msg *calc_msg_of(packet_info *pinfo, guint32 key,
+ * TCP data is filed but not paired), later passes find it.  NULL: none
+ * (also for a packet quoted by an ICMP error, never tracked). */
+static const calc_msg *calc_msg_of(packet_info *pinfo, uint32_t key,
                                    const calc_where *w,
                                    const calc_req_view *v,
-                                   const calc_reply_info *ri, const guint8 *p,
-                                   size_t n, calc_msg *m)
+                                   const calc_reply_info *ri,
+                                   const uint8_t *p, size_t n, calc_msg *m)
 {
+  if (!w->cv) return NULL;
   if (!PINFO_FD_VISITED(pinfo)) {
-    /* A cut line is not verified, unless it is over-long already. */
-    gboolean whole = w->framing != CALC_FRAMING_PARTIAL ||
-                     n > CALC_MAX_REQUEST_LEN;
-    calc_rec r = w->resent ? calc_rec_resent()
-                 : v ? calc_track_request(pinfo, w->cv, v, p, n, w->udp,
-                                          w->legacy, calc_verify && whole)
-                     : calc_track_response(pinfo, w->cv, ri, p, n, w->udp,
-                                           calc_verify, whole);
+    /* A line cut at a segment's end is not verified, unless it is
+     * over-long already; a message cut by the capture never is. */
+    bool whole = !w->cut && (w->framing != CALC_FRAMING_PARTIAL ||
+                             n > CALC_MAX_REQUEST_LEN);
+    calc_rec r;
+    if (w->resent) {
+      calc_msg *rm = calc_rec_new(NULL, 0);
+      rm->resent = 1;
+      r = calc_rec_of_msg(rm);
+    } else if (v) {
+      r = calc_track_request(pinfo, w->cv, v, p, n, w->udp, w->legacy,
+                             calc_verify && whole, w->cut);
+    } else {
+      r = calc_track_response(pinfo, w->cv, ri, p, n, w->udp, whole, w->cut,
+                              w->framing == CALC_FRAMING_LEGACY);
+    }
     calc_rec_put(pinfo, key, r);
   }
   return calc_rec_get(pinfo, key, m) ? m : NULL;
@@ -302,42 +434,89 @@ static void calc_add_resent(packet_info *pinfo, proto_item *it)
                          "Retransmitted TCP data: not paired again");
 }
 
+static nstime_t calc_txn_time(const calc_txn *t)
+{
+  nstime_t ts;
+  ts.secs = (time_t)(t->req_ns / 1000000000);
+  ts.nsecs = (int)(t->req_ns % 1000000000);
+  return ts;
+}
+
+static void calc_add_expected(proto_tree *st, tvbuff_t *tvb,
+                              const char *text, bool hide)
+{
+  proto_item *it = proto_tree_add_string(st, hf_calc_expected, tvb, 0, 0,
+                                         text);
+  proto_item_set_generated(it);
+  if (hide) proto_item_set_hidden(it);
+}
+
+/* The expected text of t for display: kept (short answers), else, with a
+ * tree on the request's own frame, computed again from its bytes (or the
+ * legacy bytes joined to it); NULL otherwise. */
+static const char *calc_expected_text(packet_info *pinfo, const calc_txn *t,
+                                      const calc_req_view *v,
+                                      const uint8_t *p, size_t n)
+{
+  if (!(t->flags & CALC_TXN_EXPECTED)) return NULL;
+  const char *kept = calc_txn_expected(t);
+  if (kept) return kept;
+  size_t jn;
+  const uint8_t *j = calc_txn_joined(t, &jn);
+  if (!j) return v ? calc_verify_text(pinfo, v, (const char *)p, n) : NULL;
+  calc_req_view jv;
+  memset(&jv, 0, sizeof jv);
+  jv.too_long = jn > CALC_MAX_REQUEST_LEN;
+  jv.rq.expr = (const char *)j;
+  jv.rq.expr_len = jn;
+  if (!jv.too_long) calc_request_split((const char *)j, jn, &jv.rq);
+  return calc_verify_text(pinfo, &jv, (const char *)j, jn);
+}
+
 static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
                                  proto_tree *tree, const calc_where *w,
-                                 guint32 key, gboolean first, int offset,
-                                 const guint8 *p, size_t n, int total)
+                                 uint32_t key, bool first, int offset,
+                                 const uint8_t *p, size_t n, int total)
 {
   calc_req_view v;
-  calc_view_request(pinfo, p, n, tree || have_tap_listener(calc_tap), &v);
+  calc_view_request(pinfo, p, n, &v);
   calc_msg rec;
   const calc_msg *m = calc_msg_of(pinfo, key, w, &v, NULL, p, n, &rec);
   calc_txn *t = m ? m->txn : NULL;
 
   proto_tree *st = calc_add_head(tvb, pinfo, tree, offset, total,
-                                 CALC_TYPE_REQUEST, w->framing,
-                                 calc_info_text(pinfo->pool, p, n, FALSE),
+                                 CALC_TYPE_REQUEST, w,
+                                 calc_info_text(pinfo->pool, p, n, w->cut),
                                  NULL, first);
   proto_item *ei = proto_tree_add_item(st, hf_calc_expression, tvb, offset,
                                        (int)v.shown, ENC_ASCII);
-  if (v.rq.has_tag)
+  if (v.rq.has_tag && !w->cut)
     proto_tree_add_uint(st, hf_calc_tag, tvb, offset + (int)v.rq.expr_len,
                         (int)(v.tag_end - v.rq.expr_len), v.rq.tag);
-  if (st && v.parse_err == CALC_OK && calc_track_core()) {
+  if (st && v.parse_err == CALC_OK && v.parsed) {
     proto_item *it = proto_tree_add_string(st, hf_calc_operators, tvb, offset,
         (int)v.shown, calc_ops_text(pinfo->pool, v.ops));
     proto_item_set_generated(it);
     calc_add_generated_uint(st, hf_calc_op_class, tvb, offset, (int)v.shown,
                             v.classes);
   }
-  if (v.too_long)
+  /* A legacy piece that ends unfinished waits for more (calcd joins it),
+   * and one that was joined is judged with what joined it. */
+  bool waits = w->framing == CALC_FRAMING_LEGACY &&
+               (v.unfinished || (t && (t->flags & CALC_TXN_JOINED)));
+  if (w->cut)
+    ; /* what the capture cut is not judged */
+  else if (v.binary)
+    expert_add_info(pinfo, ei, &ei_calc_malformed_request);
+  else if (v.too_long)
     expert_add_info_format(pinfo, ei, &ei_calc_too_long,
         "Request of %zu bytes exceeds the limit of %u bytes",
         n, (unsigned)CALC_MAX_REQUEST_LEN);
   else if (v.empty)
     expert_add_info(pinfo, ei, &ei_calc_empty_request);
-  else if (v.parse_err != CALC_OK)
-    expert_add_info_format(pinfo, ei, &ei_calc_malformed_request,
-        "Malformed request: %s: %s", calc_err_token(v.parse_err),
+  else if (v.parse_err != CALC_OK && !waits)
+    expert_add_info_format(pinfo, ei, &ei_calc_bad_request,
+        "Request the server refuses: %s: %s", calc_err_token(v.parse_err),
         v.parse_msg ? v.parse_msg : "");
 
   if (m && m->resent)
@@ -359,42 +538,46 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
     expert_add_info(pinfo, ei, &ei_calc_tag_reused);
   if (t && t->rep_frame)
     calc_add_generated_uint(st, hf_calc_response_in, tvb, 0, 0, t->rep_frame);
-  else if (t && PINFO_FD_VISITED(pinfo))
+  else if (t && PINFO_FD_VISITED(pinfo) && !w->cut)
     expert_add_info(pinfo, ei, &ei_calc_no_response);
-  if (t && t->has_expected) {
-    proto_item *it = proto_tree_add_string(st, hf_calc_expected, tvb, 0, 0,
-                                           calc_txn_expected(t));
-    proto_item_set_generated(it);
+  if (st && t) {
+    const char *exp = calc_expected_text(pinfo, t, m->joined ? NULL : &v, p,
+                                         n);
+    if (exp) calc_add_expected(st, tvb, exp, false);
   }
 
   if (v.empty || (m && m->joined)) return; /* not a request of its own */
   calc_tap_rec r = {0};
   r.type = CALC_TYPE_REQUEST;
   r.repeated = m && (m->repeats || m->resent);
-  r.malformed = v.parse_err != CALC_OK;
+  r.malformed = v.parse_err != CALC_OK || v.binary;
   r.classes = v.classes;
   r.ops = v.ops;
-  calc_tap_queue(pinfo, &r);
+  calc_tap_queue(pinfo, w, &r);
 }
 
 static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
                                   proto_tree *tree, const calc_where *w,
-                                  guint32 key, gboolean first, int offset,
-                                  const guint8 *p, size_t n, int total)
+                                  uint32_t key, bool first, int offset,
+                                  const uint8_t *p, size_t n, int total)
 {
   calc_reply_info ri;
   int rc = calc_reply_parse((const char *)p, n, &ri);
+  if (w->cut) ri.has_tag = 0; /* its tag may be cut: not a tag */
   calc_msg rec;
   const calc_msg *m = calc_msg_of(pinfo, key, w, NULL, &ri, p, n, &rec);
   calc_txn *t = m ? m->txn : NULL;
 
-  const char *req = t ? calc_info_text(pinfo->pool, calc_txn_info(t),
-                                       t->info_len,
-                                       t->info_cut)
-                     : NULL;
+  const char *req = NULL;
+  if (t) {
+    size_t il;
+    bool icut;
+    const uint8_t *info = calc_txn_info(t, &il, &icut);
+    req = calc_info_text(pinfo->pool, info, il, icut);
+  }
   proto_tree *st = calc_add_head(tvb, pinfo, tree, offset, total,
-                                 CALC_TYPE_RESPONSE, w->framing,
-                                 calc_info_text(pinfo->pool, p, n, FALSE),
+                                 CALC_TYPE_RESPONSE, w,
+                                 calc_info_text(pinfo->pool, p, n, w->cut),
                                  req, first);
   proto_item *ri_item;
   if (ri.is_error) {
@@ -409,17 +592,16 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
                           (int)ri.body_len, ENC_ASCII);
     if (ri.kind != CALC_OK)
       expert_add_info(pinfo, ri_item, &ei_calc_error_reply[ri.kind]);
-    else
+    else if (!w->cut)
       expert_add_info(pinfo, ri_item, &ei_calc_error_unknown);
   } else {
     ri_item = proto_tree_add_item(st, hf_calc_result, tvb, offset,
                                   (int)ri.body_len, ENC_ASCII);
-    if (rc != 0)
+    if (rc != 0 && !w->cut)
       expert_add_info(pinfo, ri_item, &ei_calc_malformed_response);
   }
   if (ri.has_tag) {
-    size_t at = ri.body_len; /* body, then " #<tag>" */
-    if (ri.is_error) at = (size_t)(ri.body - (const char *)p) + ri.body_len;
+    size_t at = ri.text_len; /* the reply, then its tag after a blank */
     if (at < n) at++;
     proto_tree_add_uint(st, hf_calc_tag, tvb, offset + (int)at,
                         (int)(n - at), ri.tag);
@@ -433,65 +615,85 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   r.type = CALC_TYPE_RESPONSE;
   r.is_error = ri.is_error;
   if (ri.is_error)
-    r.err_token = calc_ws_format_text(pinfo->pool, (const guint8 *)ri.token,
+    r.err_token = calc_ws_format_text(pinfo->pool, (const uint8_t *)ri.token,
                                       ri.token_len);
   if (m && m->resent) {
     calc_add_resent(pinfo, ri_item);
-    r.repeated = TRUE;
-    calc_tap_queue(pinfo, &r);
+    r.repeated = true;
+    calc_tap_queue(pinfo, w, &r);
     return;
   }
+  if (m && m->joined && t) {
+    proto_item *it = calc_add_generated_uint(st, hf_calc_joined_to, tvb, 0,
+                                             0, m->repeats);
+    expert_add_info_format(pinfo, it, &ei_calc_joined,
+        "The rest of the legacy reply in frame %u", m->repeats);
+  }
   if (!t) {
-    /* calcd greets a connection past its limit with ERR busy, unasked. */
-    if (!(ri.is_error && ri.kind == CALC_E_BUSY))
+    /* calcd greets a connection past its limit with ERR busy, unasked;
+     * after a gap the request may be in what was not captured. */
+    if (m && m->unseen)
+      expert_add_info(pinfo, ri_item, &ei_calc_unseen);
+    else if (!(ri.is_error && ri.kind == CALC_E_BUSY) && w->cv && !w->cut)
       expert_add_info(pinfo, ri_item, &ei_calc_no_request);
-    calc_tap_queue(pinfo, &r);
+    calc_tap_queue(pinfo, w, &r);
     return;
   }
   if (m->tagless) expert_add_info(pinfo, ri_item, &ei_calc_tagless);
-  r.matched = TRUE;
-  r.repeated = m->repeats != 0;
+  if (m->uncertain) expert_add_info(pinfo, ri_item, &ei_calc_uncertain);
+  r.matched = true;
+  r.repeated = m->repeats != 0 && !m->joined;
   r.verdict = m->verdict;
+  r.classes = t->classes;
   calc_add_generated_uint(st, hf_calc_response_to, tvb, 0, 0, t->req_frame);
-  nstime_delta(&r.time, &pinfo->abs_ts, &t->req_time);
+  nstime_t req_time = calc_txn_time(t);
+  nstime_delta(&r.time, &pinfo->abs_ts, &req_time);
   proto_item *it = proto_tree_add_time(st, hf_calc_time, tvb, 0, 0, &r.time);
   proto_item_set_generated(it);
-  if (m->repeats) {
+  if (m->repeats && !m->joined) {
     it = calc_add_generated_uint(st, hf_calc_duplicate_of, tvb, 0, 0,
                                  m->repeats);
     expert_add_info_format(pinfo, it, &ei_calc_duplicate_response,
                            "Duplicate of the response in frame %u",
                            m->repeats);
   }
-  if (t->has_expected) {
-    it = proto_tree_add_string(st, hf_calc_expected, tvb, 0, 0,
-                               calc_txn_expected(t));
-    proto_item_set_generated(it);
-    if (m->verdict == CALC_VERDICT_MATCH && !ri.is_error)
-      proto_item_set_hidden(it); /* the result itself, verified below */
-  }
+  /* A verified result is the expected text itself (kept as a hash when
+   * long). */
+  const char *exp = calc_txn_expected(t);
+  if (!exp && calc_verify_is_expected(t, (const char *)p, ri.text_len))
+    exp = wmem_strndup(pinfo->pool, (const char *)p, ri.text_len);
+  if (st && exp)
+    calc_add_expected(st, tvb, exp,
+                      m->verdict == CALC_VERDICT_MATCH && !ri.is_error);
   if (m->verdict == CALC_VERDICT_MATCH ||
       m->verdict == CALC_VERDICT_MISMATCH) {
     it = proto_tree_add_boolean(st, hf_calc_verified, tvb, 0, 0,
                                 m->verdict == CALC_VERDICT_MATCH);
     proto_item_set_generated(it);
-    if (m->verdict == CALC_VERDICT_MISMATCH)
+    if (m->verdict == CALC_VERDICT_MISMATCH && exp)
       expert_add_info_format(pinfo, ri_item, &ei_calc_mismatch,
                              "Response differs from the core's answer: %s",
-                             calc_txn_expected(t));
+                             exp);
+    else if (m->verdict == CALC_VERDICT_MISMATCH)
+      expert_add_info_format(pinfo, ri_item, &ei_calc_mismatch,
+          "Response differs from the core's answer (%u bytes: "
+          "calc.expected of the request in frame %u)",
+          (unsigned)t->exp_len, t->req_frame);
   } else if (m->verdict == CALC_VERDICT_REFUSED) {
-    it = proto_tree_add_boolean(st, hf_calc_refused, tvb, 0, 0, TRUE);
+    it = proto_tree_add_boolean(st, hf_calc_refused, tvb, 0, 0, 1);
     proto_item_set_generated(it);
+  } else if ((t->flags & CALC_TXN_BUDGET) && !m->repeats) {
+    expert_add_info(pinfo, ri_item, &ei_calc_budget);
   }
-  if (w->udp) {
-    guint32 bound = (guint32)calc_udp_bound(t->req_n);
+  if (w->udp && !w->cut && !(t->flags & CALC_TXN_CUT)) {
+    uint32_t bound = (uint32_t)calc_udp_bound(t->req_n);
     it = calc_add_generated_uint(st, hf_calc_udp_bound, tvb, 0, 0, bound);
     if (w->raw_len > bound)
       expert_add_info_format(pinfo, it, &ei_calc_amplification,
           "UDP response of %u bytes exceeds the bound of %u bytes for a "
-          "%u-byte request", w->raw_len, bound, t->req_n);
+          "%u-byte request", w->raw_len, bound, (unsigned)t->req_n);
   }
-  calc_tap_queue(pinfo, &r);
+  calc_tap_queue(pinfo, w, &r);
 }
 
 /* One message: n bytes at offset without the line end, total with it. */
@@ -499,10 +701,10 @@ static void dissect_calc_message(tvbuff_t *tvb, packet_info *pinfo,
                                  proto_tree *tree, calc_where *w,
                                  int offset, int n, int total)
 {
-  static const guint8 empty[1] = {0};
-  guint32 key = calc_msg_key(pinfo, w->index);
-  gboolean first = w->index++ == 0 && pinfo->curr_proto_layer_num <= 1;
-  const guint8 *p = n > 0 ? tvb_get_ptr(tvb, offset, n) : empty;
+  static const uint8_t empty[1] = {0};
+  uint32_t key = calc_msg_key(pinfo, w->index);
+  bool first = w->index == 0 && pinfo->curr_proto_layer_num <= 1;
+  const uint8_t *p = n > 0 ? tvb_get_ptr(tvb, offset, n) : empty;
 
   if (w->to_server)
     dissect_calc_request(tvb, pinfo, tree, w, key, first, offset, p,
@@ -510,17 +712,20 @@ static void dissect_calc_message(tvbuff_t *tvb, packet_info *pinfo,
   else
     dissect_calc_response(tvb, pinfo, tree, w, key, first, offset, p,
                           (size_t)n, total);
-  w->legacy = FALSE;
+  w->index++;
+  w->legacy = false;
 }
 
-/* The rest of a line cut at the end of an earlier segment. */
+/* The rest of a line whose start is not here: cut at the end of an
+ * earlier segment (no reassembly), or before a gap or the capture's
+ * start.  Not a message: not paired, no expert info. */
 static void dissect_calc_continuation(tvbuff_t *tvb, packet_info *pinfo,
                                       proto_tree *tree, calc_where *w,
                                       int offset, int len)
 {
   proto_item *ti = proto_tree_add_item(tree, proto_calc, tvb, offset, len,
                                        ENC_NA);
-  proto_item_append_text(ti, ", rest of a line (not reassembled)");
+  proto_item_append_text(ti, ", rest of a line (its start is not here)");
   proto_tree *st = proto_item_add_subtree(ti, ett_calc);
   calc_add_generated_uint(st, hf_calc_framing, tvb, offset, 0,
                           CALC_FRAMING_CONTINUATION);
@@ -537,119 +742,234 @@ static int calc_text_len(tvbuff_t *tvb, int offset, int len)
                              (size_t)len);
 }
 
+/* A frame captured shorter than it was sent: after what could be shown,
+ * the exception that says so ("[Packet size limited during capture]"), as
+ * DNS does.  Not for a packet an ICMP error quotes. */
+static void calc_end_of_captured(tvbuff_t *tvb, packet_info *pinfo)
+{
+  if (tvb_captured_length(tvb) < tvb_reported_length(tvb) &&
+      !pinfo->flags.in_error_pkt)
+    tvb_ensure_bytes_exist(tvb, 0, (int)tvb_reported_length(tvb));
+}
+
+/* A packet an ICMP error quotes: decoded, never tracked, paired or
+ * counted (as DNS does); a request when it went to a calc port. */
+static void calc_where_quoted(calc_where *w, const packet_info *pinfo)
+{
+  w->cv = NULL;
+  w->to_server = pinfo->match_uint == pinfo->destport;
+}
+
 static int dissect_calc_udp_common(tvbuff_t *tvb, packet_info *pinfo,
-                                   proto_tree *tree, gboolean heuristic)
+                                   proto_tree *tree, void *data,
+                                   bool heuristic)
 {
   calc_where w = {0};
-  w.cv = calc_conv_find(pinfo, heuristic, NULL);
-  w.to_server = calc_to_server(w.cv, pinfo);
-  w.udp = TRUE;
+  int len = (int)tvb_captured_length(tvb);
+  const uint8_t *p = len ? tvb_get_ptr(tvb, 0, len) : NULL;
+  if (pinfo->flags.in_error_pkt) {
+    calc_where_quoted(&w, pinfo);
+  } else {
+    w.cv = calc_conv_find(pinfo, heuristic, p, (size_t)len);
+    w.to_server = calc_to_server(w.cv, pinfo);
+    if (calc_conv_is_other(w.cv, pinfo, w.to_server ? 0 : 1, p, (size_t)len))
+      return heuristic ? 0 : calc_give_up(tvb, pinfo, tree, data, false);
+  }
+  w.udp = true;
   w.framing = CALC_FRAMING_DATAGRAM;
   w.raw_len = tvb_reported_length(tvb);
-  int len = (int)tvb_captured_length(tvb);
-  dissect_calc_message(tvb, pinfo, tree, &w, 0, calc_text_len(tvb, 0, len),
-                       len);
+  w.cut = (unsigned)len < w.raw_len;
+  dissect_calc_message(tvb, pinfo, tree, &w, 0,
+                       w.cut ? len : calc_text_len(tvb, 0, len), len);
+  calc_end_of_captured(tvb, pinfo);
   return len;
 }
 
 static int dissect_calc_udp(tvbuff_t *tvb, packet_info *pinfo,
-                            proto_tree *tree, void *data _U_)
+                            proto_tree *tree, void *data)
 {
-  return dissect_calc_udp_common(tvb, pinfo, tree, FALSE);
+  return dissect_calc_udp_common(tvb, pinfo, tree, data, false);
 }
 
-/* First pass: whether TCP passed on a segment whose bytes it passed
- * before (a retransmission, when TCP's "do not call subdissectors for
- * error packets" is off).  Reassembled data is TCP's business. */
-static gboolean calc_tcp_resent(calc_conv *cv, int dir, packet_info *pinfo,
-                                const struct tcpinfo *ti)
+/* Whether the frame's data starts with the rest of a line (first pass:
+ * decided and saved; later passes: read). */
+static bool calc_starts_midline(calc_conv *cv, int dir, packet_info *pinfo,
+                                int pos)
 {
-  if (!ti || ti->is_reassembled || PINFO_FD_VISITED(pinfo)) return FALSE;
-  if (cv->tcp_seen[dir] && (gint32)(ti->nxtseq - cv->tcp_next[dir]) <= 0)
-    return TRUE;
-  cv->tcp_seen[dir] = TRUE;
-  cv->tcp_next[dir] = ti->nxtseq;
-  return FALSE;
+  if (PINFO_FD_VISITED(pinfo))
+    return p_get_proto_data(wmem_file_scope(), pinfo, proto_calc,
+                            CALC_KEY_CONTINUES) != NULL;
+  calc_tcp_dir *d = &cv->tcp[dir];
+  bool cont = d->midline || (pos == CALC_POS_GAP && d->lost);
+  d->midline = d->lost = false;
+  if (cont)
+    p_add_proto_data(wmem_file_scope(), pinfo, proto_calc,
+                     CALC_KEY_CONTINUES, GUINT_TO_POINTER(1));
+  return cont;
+}
+
+/* The reply direction's framing follows the requests': lines once either
+ * direction has sent LF before this frame (the server's own LF counts from
+ * its frame on).  An unterminated reply in line mode is reassembled until
+ * LF, unless it is exactly its request's answer: the original server,
+ * which never sends LF, answering a line client (first pass: decided and
+ * saved). */
+static bool calc_reply_is_legacy(calc_conv *cv, packet_info *pinfo,
+                                 tvbuff_t *tvb, int len)
+{
+  uint32_t req_lf = cv->tcp[0].first_lf, rep_lf = cv->tcp[1].first_lf;
+  bool lines = (req_lf && req_lf < pinfo->num) ||
+               (rep_lf && rep_lf <= pinfo->num);
+  if (!lines) return true;
+  if (rep_lf && rep_lf <= pinfo->num) return false;
+  if (PINFO_FD_VISITED(pinfo))
+    return p_get_proto_data(wmem_file_scope(), pinfo, proto_calc,
+                            CALC_KEY_WHOLE_REPLY) != NULL;
+  int n = calc_text_len(tvb, 0, len);
+  if (!calc_track_reply_is_whole(cv, tvb_get_ptr(tvb, 0, len), (size_t)n))
+    return false;
+  p_add_proto_data(wmem_file_scope(), pinfo, proto_calc, CALC_KEY_WHOLE_REPLY,
+                   GUINT_TO_POINTER(1));
+  return true;
 }
 
 /* TCP: lines, or legacy messages in a direction that never sent LF. */
 static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
-                                   proto_tree *tree, gboolean heuristic,
-                                   const struct tcpinfo *ti)
+                                   proto_tree *tree, void *data,
+                                   bool heuristic)
 {
+  const struct tcpinfo *ti = (const struct tcpinfo *)data;
   calc_where w = {0};
-  w.cv = calc_conv_find(pinfo, heuristic, ti);
-  w.to_server = calc_to_server(w.cv, pinfo);
-  int dir = w.to_server ? 0 : 1;
-  w.resent = calc_tcp_resent(w.cv, dir, pinfo, ti);
-  guint32 *first_lf = &w.cv->first_lf[dir];
   int len = (int)tvb_captured_length(tvb);
-  gboolean complete = tvb_reported_length(tvb) == (guint)len;
-  int lf = tvb_find_uint8(tvb, 0, len, '\n');
+  const uint8_t *raw = len ? tvb_get_ptr(tvb, 0, len) : NULL;
+  bool cut_frame = tvb_reported_length(tvb) > (unsigned)len;
+  if (pinfo->flags.in_error_pkt) { /* quoted: each line alone */
+    calc_where_quoted(&w, pinfo);
+    for (int off = 0; off < len;) {
+      int eol = tvb_find_uint8(tvb, off, len - off, '\n');
+      int end = eol < 0 ? len : eol + 1;
+      w.framing = eol < 0 ? CALC_FRAMING_PARTIAL : CALC_FRAMING_LINE;
+      w.cut = eol < 0;
+      dissect_calc_message(tvb, pinfo, tree, &w, off,
+                           eol < 0 ? end - off : calc_text_len(tvb, off,
+                                                               end - off),
+                           end - off);
+      off = end;
+    }
+    return len;
+  }
+  w.cv = calc_conv_find(pinfo, heuristic, raw, (size_t)len);
+  calc_conv *cv = w.cv;
+  w.to_server = calc_to_server(cv, pinfo);
+  int dir = w.to_server ? 0 : 1;
+  calc_tcp_dir *d = &cv->tcp[dir];
+  int pos = PINFO_FD_VISITED(pinfo) ? CALC_POS_NEW
+                                    : calc_conv_tcp_pos(cv, dir, pinfo, ti);
+  w.resent = pos == CALC_POS_RESENT;
+  bool cont = !w.resent && calc_starts_midline(cv, dir, pinfo, pos);
 
-  if (lf >= 0 && *first_lf == 0 && !PINFO_FD_VISITED(pinfo))
-    *first_lf = pinfo->num;
-  if (lf < 0 && (*first_lf == 0 || pinfo->num < *first_lf)) {
+  /* The conversation is judged on its first message each way, not on the
+   * rest of a line. */
+  int lf = tvb_find_uint8(tvb, 0, len, '\n');
+  int judge_at = cont ? (lf < 0 ? len : lf + 1) : 0;
+  if (cv->judged == CALC_JUDGE_OTHER ||
+      (!w.resent && judge_at < len &&
+       calc_conv_is_other(cv, pinfo, dir, raw + judge_at,
+                          (size_t)(len - judge_at))))
+    return heuristic ? 0 : calc_give_up(tvb, pinfo, tree, data, true);
+
+  if (lf >= 0 && d->first_lf == 0 && !PINFO_FD_VISITED(pinfo))
+    d->first_lf = pinfo->num;
+  bool legacy = lf < 0 && !cont &&
+                (w.to_server ? (d->first_lf == 0 || pinfo->num < d->first_lf)
+                             : calc_reply_is_legacy(cv, pinfo, tvb, len));
+  if (legacy) {
     w.framing = CALC_FRAMING_LEGACY;
     w.legacy = w.to_server;
-    dissect_calc_message(tvb, pinfo, tree, &w, 0, calc_text_len(tvb, 0, len),
-                         len);
+    w.cut = cut_frame;
+    dissect_calc_message(tvb, pinfo, tree, &w, 0,
+                         cut_frame ? len : calc_text_len(tvb, 0, len), len);
+    if (!PINFO_FD_VISITED(pinfo)) {
+      d->boundary = true;
+      if (cut_frame) cv->unsync = true;
+    }
+    calc_end_of_captured(tvb, pinfo);
     return len;
   }
 
-  /* Without reassembly a line may be cut at a segment's end: its start is
-   * the message (paired, not verified), its rest in the next segment is
-   * shown as such, so that pairing stays in step. */
-  gboolean cont;
-  if (!PINFO_FD_VISITED(pinfo)) {
-    cont = w.cv->midline[dir];
-    if (cont)
-      p_add_proto_data(wmem_file_scope(), pinfo, proto_calc,
-                       CALC_KEY_CONTINUES, GUINT_TO_POINTER(1));
-  } else {
-    cont = p_get_proto_data(wmem_file_scope(), pinfo, proto_calc,
-                            CALC_KEY_CONTINUES) != NULL;
-  }
-
   int offset = 0;
-  gboolean cut = FALSE;
+  bool cut_line = false;
   /* The first LF makes calcd's legacy bytes, if it still holds some, the
    * start of the first line. */
-  w.legacy = w.to_server && *first_lf == pinfo->num;
+  w.legacy = w.to_server && d->first_lf == pinfo->num;
+  if (cont) {
+    int end = lf < 0 ? len : lf + 1;
+    dissect_calc_continuation(tvb, pinfo, tree, &w, 0, end);
+    cut_line = lf < 0;
+    offset = end;
+  }
+  /* Lines, as lib's framer cuts them (calcd's rules: the length limit, CR
+   * removed, empty lines, the last bytes at the sender's FIN). */
+  calc_frame fr;
+  calc_frame_init(&fr, w.to_server ? CALC_FRAME_REQUESTS : CALC_FRAME_REPLIES);
+  fr.flags |= CALC_FRAME_F_LINE;
+  if (ti && (ti->flags & TH_FIN) && !cut_frame) calc_frame_eof(&fr);
   while (offset < len) {
-    int eol = tvb_find_uint8(tvb, offset, len - offset, '\n');
-    int end = eol < 0 ? len : eol + 1;
-    if (cont) {
-      dissect_calc_continuation(tvb, pinfo, tree, &w, offset, end - offset);
-      cont = FALSE;
-      cut = eol < 0;
-    } else if (eol < 0 && ti && (ti->flags & TH_FIN)) {
-      /* The sender's last bytes: calcd answers them as a line. */
-      w.framing = CALC_FRAMING_FINAL;
-      dissect_calc_message(tvb, pinfo, tree, &w, offset,
-                           calc_text_len(tvb, offset, len - offset),
-                           len - offset);
-    } else if (eol < 0) {
-      if (calc_desegment && pinfo->can_desegment && complete &&
-          len - offset <= CALC_LINE_MAX) {
+    const char *at = (const char *)raw + offset;
+    size_t left = (size_t)(len - offset);
+    calc_frame_msg m;
+    calc_frame_fed(&fr, left, 0);
+    calc_frame_kind k = calc_frame_next(&fr, NULL, at, left, 0, &m);
+    if (k == CALC_FRAME_NONE && cut_frame) {
+      /* The rest of the frame was not captured. */
+      w.framing = CALC_FRAMING_PARTIAL;
+      w.cut = true;
+      dissect_calc_message(tvb, pinfo, tree, &w, offset, (int)left,
+                           (int)left);
+      break;
+    }
+    if (k == CALC_FRAME_NONE) {
+      if (calc_desegment && pinfo->can_desegment) {
         pinfo->desegment_offset = offset;
         pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
+        if (!PINFO_FD_VISITED(pinfo)) d->boundary = false;
         return len;
       }
       w.framing = CALC_FRAMING_PARTIAL;
       dissect_calc_message(tvb, pinfo, tree, &w, offset,
-                           calc_text_len(tvb, offset, len - offset),
-                           len - offset);
-      cut = TRUE;
-    } else {
-      w.framing = CALC_FRAMING_LINE;
+                           calc_text_len(tvb, offset, (int)left), (int)left);
+      cut_line = true;
+      break;
+    }
+    if (k == CALC_FRAME_TOO_LONG) {
+      /* Over the limit: calcd refuses it and closes; shown as the one
+       * over-long message up to its LF, or the segment's end. */
+      int eol = tvb_find_uint8(tvb, offset, (int)left, '\n');
+      int end = eol < 0 ? len : eol + 1;
+      w.framing = eol < 0 ? CALC_FRAMING_PARTIAL : CALC_FRAMING_LINE;
       dissect_calc_message(tvb, pinfo, tree, &w, offset,
                            calc_text_len(tvb, offset, end - offset),
                            end - offset);
+      cut_line = eol < 0;
+      offset = end;
+      calc_frame_init(&fr, fr.dir);
+      fr.flags |= CALC_FRAME_F_LINE;
+      continue;
     }
-    offset = end;
+    w.framing = k == CALC_FRAME_FINAL ? CALC_FRAMING_FINAL : CALC_FRAMING_LINE;
+    dissect_calc_message(tvb, pinfo, tree, &w, offset, (int)m.len,
+                         (int)m.end);
+    offset += (int)m.end;
   }
-  if (!PINFO_FD_VISITED(pinfo)) w.cv->midline[dir] = cut;
+  if (!PINFO_FD_VISITED(pinfo) && !w.resent) {
+    d->midline = cut_line;
+    /* After a cut frame, the next data is taken to start a line (senders
+     * end segments with lines), but what was not captured may hold more
+     * of them: pairing is uncertain until it finds its step again. */
+    d->boundary = cut_frame || (len > 0 && raw[len - 1] == '\n');
+    if (cut_frame) cv->unsync = true;
+  }
+  calc_end_of_captured(tvb, pinfo);
   return len;
 }
 
@@ -685,20 +1005,20 @@ static int dissect_calc_tcp(tvbuff_t *tvb, packet_info *pinfo,
   const struct tcpinfo *ti = (const struct tcpinfo *)data;
   int hdr = calc_tcp_proxy_header(tvb, pinfo, tree, ti);
   if (hdr < 0) return (int)tvb_captured_length(tvb);
-  if (hdr == 0) return dissect_calc_tcp_common(tvb, pinfo, tree, FALSE, ti);
-  if (tvb_captured_length(tvb) == (guint)hdr) return hdr;
+  if (hdr == 0) return dissect_calc_tcp_common(tvb, pinfo, tree, data, false);
+  if (tvb_captured_length(tvb) == (unsigned)hdr) return hdr;
   int n = dissect_calc_tcp_common(tvb_new_subset_remaining(tvb, hdr), pinfo,
-                                  tree, FALSE, ti);
+                                  tree, data, false);
   if (pinfo->desegment_len) pinfo->desegment_offset += hdr;
   return hdr + n;
 }
 
 /* Heuristics (off by default): printable text whose first message parses
  * as an expression with at least one binary operator. */
-static gboolean calc_looks_like_request(tvbuff_t *tvb, gboolean tcp)
+static bool calc_looks_like_request(tvbuff_t *tvb, bool tcp)
 {
   int len = (int)tvb_captured_length(tvb);
-  if (len == 0 || len > CALC_HEUR_MAX || !calc_track_core()) return FALSE;
+  if (len == 0 || len > CALC_HEUR_MAX || !calc_view_ctx) return false;
   const char *p = (const char *)tvb_get_ptr(tvb, 0, len);
   int end = len;
   if (tcp) {
@@ -707,23 +1027,24 @@ static gboolean calc_looks_like_request(tvbuff_t *tvb, gboolean tcp)
   }
   end = (int)calc_strip_eol(p, (size_t)end);
   for (int i = 0; i < end; i++)
-    if ((p[i] < 0x20 || p[i] > 0x7e) && p[i] != '\t') return FALSE;
+    if ((p[i] < 0x20 || p[i] > 0x7e) && p[i] != '\t') return false;
   calc_request rq;
   calc_request_split(p, (size_t)end, &rq);
-  if (rq.expr_len == 0 || rq.expr_len > CALC_MAX_REQUEST_LEN) return FALSE;
-  return calc_parse(calc_track_core(), rq.expr, rq.expr_len) == CALC_OK &&
-         calc_classes(calc_track_core()) != 0;
+  if (rq.expr_len == 0 || rq.expr_len > CALC_MAX_REQUEST_LEN) return false;
+  return calc_parse(calc_view_ctx, rq.expr, rq.expr_len) == CALC_OK &&
+         calc_classes(calc_view_ctx) != 0;
 }
 
 static calc_ws_heur_result dissect_calc_heur_udp(tvbuff_t *tvb,
                                                  packet_info *pinfo,
                                                  proto_tree *tree,
-                                                 void *data _U_)
+                                                 void *data)
 {
-  if (!calc_looks_like_request(tvb, FALSE)) return FALSE;
+  if (pinfo->flags.in_error_pkt || !calc_looks_like_request(tvb, false))
+    return FALSE;
   conversation_set_dissector(find_or_create_conversation(pinfo),
                              calc_udp_handle);
-  dissect_calc_udp_common(tvb, pinfo, tree, TRUE);
+  dissect_calc_udp_common(tvb, pinfo, tree, data, true);
   return TRUE;
 }
 
@@ -731,12 +1052,20 @@ static calc_ws_heur_result dissect_calc_heur_tcp(tvbuff_t *tvb,
                                                  packet_info *pinfo,
                                                  proto_tree *tree, void *data)
 {
-  if (!calc_looks_like_request(tvb, TRUE)) return FALSE;
+  if (pinfo->flags.in_error_pkt || !calc_looks_like_request(tvb, true))
+    return FALSE;
   conversation_set_dissector(find_or_create_conversation(pinfo),
                              calc_tcp_handle);
-  dissect_calc_tcp_common(tvb, pinfo, tree, TRUE,
-                          (const struct tcpinfo *)data);
+  dissect_calc_tcp_common(tvb, pinfo, tree, data, true);
   return TRUE;
+}
+
+/* TLS (Decode As on tls.port): the decrypted stream, as over TCP.  TLS
+ * passes no tcpinfo: no gap or retransmission is seen below it. */
+static int dissect_calc_tls(tvbuff_t *tvb, packet_info *pinfo,
+                            proto_tree *tree, void *data _U_)
+{
+  return dissect_calc_tcp_common(tvb, pinfo, tree, NULL, false);
 }
 
 const char *calc_op_class_name(unsigned classes)
@@ -746,14 +1075,40 @@ const char *calc_op_class_name(unsigned classes)
 
 /* ---- registration ---- */
 
+/* With calc disabled (--disable-protocol calc, Analyze > Enabled
+ * Protocols), the ports go back to the dissectors calc displaced, so that
+ * ICQ and OPSI decode as they would without the plugin; enabled again,
+ * calc takes back those of its preference's range. */
+static void calc_ports_follow_enabled(void)
+{
+  bool on = proto_is_protocol_enabled(find_protocol_by_id(proto_calc));
+  if (on != calc_ports_given_back) return;
+  static const char *const tables[2] = {"udp.port", "tcp.port"};
+  dissector_handle_t ours[2] = {calc_udp_handle, calc_tcp_handle};
+  for (int t = 0; t < 2; t++) {
+    range_t *r = prefs_get_range_value("calc", t ? "tcp.port" : "udp.port");
+    for (int i = 0; i < CALC_PORT_COUNT; i++) {
+      uint32_t port = CALC_PORT_FIRST + (uint32_t)i;
+      if (!calc_displaced[t][i] || (on && !(r && value_is_in_range(r, port))))
+        continue;
+      dissector_add_uint(tables[t], port, on ? ours[t] : calc_displaced[t][i]);
+    }
+  }
+  calc_ports_given_back = !on;
+}
+
 static void calc_init(void)
 {
   calc_track_init(proto_calc);
+  if (!calc_view_ctx) calc_view_ctx = calc_ctx_new(NULL);
+  calc_ports_follow_enabled();
 }
 
 static void calc_cleanup(void)
 {
   calc_track_cleanup();
+  calc_ctx_free(calc_view_ctx);
+  calc_view_ctx = NULL;
 }
 
 void proto_register_calc(void)
@@ -761,6 +1116,10 @@ void proto_register_calc(void)
   static hf_register_info hf[] = {
     {&hf_calc_type, {"Type", "calc.type", FT_UINT8, BASE_DEC,
       VALS(calc_type_vals), 0x0, "Request or response", HFILL}},
+    {&hf_calc_request, {"Request", "calc.request", FT_BOOLEAN, BASE_NONE,
+      NULL, 0x0, "True: a request (to the server)", HFILL}},
+    {&hf_calc_response, {"Response", "calc.response", FT_BOOLEAN, BASE_NONE,
+      NULL, 0x0, "True: a response (from the server)", HFILL}},
     {&hf_calc_framing, {"Framing", "calc.framing", FT_UINT8, BASE_DEC,
       VALS(calc_framing_vals), 0x0,
       "How the message is delimited: a datagram, an LF-terminated line, or "
@@ -831,10 +1190,13 @@ void proto_register_calc(void)
       "Error response: " token " (" desc ")", EXPFILL}},
     CALC_ERR_MAP(CALC_EI_ROW_)
 #undef CALC_EI_ROW_
-    {&ei_calc_error_unknown, {"calc.error_reply.unknown", PI_MALFORMED,
+    {&ei_calc_error_unknown, {"calc.error_reply.unknown", PI_RESPONSE_CODE,
       PI_WARN, "Error response of an unknown kind", EXPFILL}},
     {&ei_calc_malformed_request, {"calc.malformed_request", PI_MALFORMED,
-      PI_WARN, "Malformed request", EXPFILL}},
+      PI_WARN, "Malformed request: bytes no calc client sends (controls, "
+      "8-bit)", EXPFILL}},
+    {&ei_calc_bad_request, {"calc.bad_request", PI_REQUEST_CODE, PI_WARN,
+      "Request the server refuses", EXPFILL}},
     {&ei_calc_empty_request, {"calc.empty_request", PI_PROTOCOL, PI_NOTE,
       "Empty request: servers send no reply", EXPFILL}},
     {&ei_calc_malformed_response, {"calc.malformed_response", PI_MALFORMED,
@@ -864,6 +1226,20 @@ void proto_register_calc(void)
       EXPFILL}},
     {&ei_calc_amplification, {"calc.amplification", PI_SECURITY, PI_WARN,
       "UDP response larger than the amplification bound", EXPFILL}},
+    {&ei_calc_cut, {"calc.cut", PI_UNDECODED, PI_NOTE,
+      "Message cut by the capture (snapshot length): not paired by order "
+      "alone, not verified", EXPFILL}},
+    {&ei_calc_uncertain, {"calc.uncertain", PI_SEQUENCE, PI_NOTE,
+      "Paired by order after bytes the capture does not show: may be the "
+      "answer to another request, not verified", EXPFILL}},
+    {&ei_calc_unseen, {"calc.unseen_request", PI_SEQUENCE, PI_NOTE,
+      "Response whose request may be in bytes the capture does not show",
+      EXPFILL}},
+    {&ei_calc_server_guess, {"calc.server_guess", PI_ASSUMPTION, PI_NOTE,
+      "Server side guessed", EXPFILL}},
+    {&ei_calc_budget, {"calc.not_verified_budget", PI_UNDECODED, PI_NOTE,
+      "Not verified (budget): the capture's verification work is spent",
+      EXPFILL}},
   };
 
   proto_calc = proto_register_protocol("Calculator Protocol", "CALC", "calc");
@@ -889,7 +1265,10 @@ void proto_register_calc(void)
                                        proto_calc);
   calc_tcp_handle = register_dissector("calc.tcp", dissect_calc_tcp,
                                        proto_calc);
+  calc_tls_handle = register_dissector("calc.tls", dissect_calc_tls,
+                                       proto_calc);
   calc_tap = register_tap("calc");
+  calc_rtd_register(proto_calc);
   register_init_routine(calc_init);
   register_cleanup_routine(calc_cleanup);
 }
@@ -897,11 +1276,19 @@ void proto_register_calc(void)
 void proto_reg_handoff_calc(void)
 {
   /* Plugins register after the built-in dissectors, so these replace ICQ
-   * on UDP 4000 and OPSI on TCP 4002. */
+   * on UDP 4000 and OPSI on TCP 4002: kept, for the conversations that are
+   * not calc (calc_give_up) and for calc disabled. */
+  static const char *const tables[2] = {"udp.port", "tcp.port"};
+  for (int t = 0; t < 2; t++)
+    for (int i = 0; i < CALC_PORT_COUNT; i++)
+      calc_displaced[t][i] = dissector_get_uint_handle(
+          find_dissector_table(tables[t]), CALC_PORT_FIRST + (uint32_t)i);
   dissector_add_uint_range_with_preference("udp.port", "4000-4002",
                                            calc_udp_handle);
   dissector_add_uint_range_with_preference("tcp.port", "4000-4002",
                                            calc_tcp_handle);
+  /* Decode As only: TLS has no default port for calc. */
+  dissector_add_for_decode_as("tls.port", calc_tls_handle);
   heur_dissector_add("udp", dissect_calc_heur_udp, "Calc over UDP",
                      "calc_udp", proto_calc, HEURISTIC_DISABLE);
   heur_dissector_add("tcp", dissect_calc_heur_tcp, "Calc over TCP",

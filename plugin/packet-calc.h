@@ -24,7 +24,7 @@ typedef struct calc_tap_rec {
   guint8 type;            /* CALC_TYPE_* */
   gboolean repeated;      /* a retransmitted request or duplicate response */
   gboolean malformed;     /* requests: the core refuses the expression */
-  unsigned classes;       /* requests: CALC_CLASS_* bits */
+  unsigned classes;       /* CALC_CLASS_* bits (responses: the request's) */
   unsigned ops;           /* requests: 1u << calc_op for each operator */
   gboolean is_error;      /* responses: an "ERR" reply */
   const char *err_token;  /* responses: its kind as sent (packet scope) */
@@ -41,5 +41,7 @@ void proto_reg_handoff_calc(void);
 
 /* Registers the stats tree "calc" (tshark -z calc,tree) on the calc tap. */
 void calc_stats_tree_register(void);
+/* Registers calc's Service Response Time table (tshark -z rtd,calc). */
+void calc_rtd_register(int proto);
 
 #endif /* PACKET_CALC_H */

@@ -22,6 +22,7 @@
 #include "calcd.h"
 #include "calcd_log.h"
 #include "calcd_proxy.h"
+#include "calcd_sd.h"
 #include "calcd_workers.h"
 
 #include "calc_version.h"
@@ -469,14 +470,20 @@ int main(int argc, char **argv) {
   }
   fit_fd_limit(&o);
   calcd_socks k = {0};
-  if (calcd_bind(&o, &k) < 0) return CALCD_EXIT_FAIL;
+  calcd_sd_socks sd = {0};  /* systemd's sockets, else calcd binds its own */
+  r = calcd_sd_listen(&o, &sd);
+  if (r < 0 || (r == 0 && calcd_bind(&o, &k) < 0)) return CALCD_EXIT_FAIL;
   if (calcd_init(&s, &o) < 0) {
     calcd_log("cannot start: %s", strerror(errno));
     return CALCD_EXIT_FAIL;
   }
   calcd_io sig = {.fd = sigfd, .fn = on_signal};
-  if (calcd_serve(&s, &k) < 0) {
+  if (calcd_serve(&s, &k) < 0 || calcd_sd_serve(&s, &sd) < 0) {
     calcd_log("cannot serve: %s", strerror(errno));
+    return CALCD_EXIT_FAIL;
+  }
+  if (calcd_sd_hup_init(&s.loop) < 0) {
+    calcd_log("cannot watch SIGHUP: %s", strerror(errno));
     return CALCD_EXIT_FAIL;
   }
   if (calcd_io_add(&s.loop, &sig, EPOLLIN) < 0) {

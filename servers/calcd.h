@@ -4,8 +4,9 @@
  *
  *   calcd.c        main: options, sockets, signals
  *   calcd_loop.c   the event loop, a leaf (calcd_loop.h)
- *   calcd_udp.c    UDP: recvmmsg/sendmmsg batches
- *   calcd_tcp.c    TCP: connections, line and legacy framing
+ *   calcd_udp.c    UDP: a pool of datagrams served by sender in turn
+ *   calcd_tcp.c    TCP: connections, calc_frame framing, their timers
+ *   calcd_reply.c  the too-long and busy replies (lib's writers)
  *   calcd_addr.c   connections per client address
  *   calcd_stats.c  counters
  *   calcd_log.c    the log

@@ -29,7 +29,7 @@ typedef struct calcd_addrs {
   uint64_t seed;
 } calcd_addrs;
 
-/* Bits of calcd_addr_logged(): the limits an address was logged for. */
+/* Bits of calcd_addr_first(): the limits an address was logged for. */
 enum {
   CALCD_LOGGED_PER_ADDR = 1u << 0,
   CALCD_LOGGED_REQ_TIMEOUT = 1u << 1,

@@ -14,13 +14,13 @@
 #include "calcd_log.h"
 #include "calcd_loop.h"
 
-uint64_t calcd_now_ns(void) {
+static uint64_t calcd_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t calcd_now_ms(void) { return calcd_now_ns() / 1000000u; }
+static uint64_t calcd_now_ms(void) { return calcd_now_ns() / 1000000u; }
 
 int calcd_loop_init(calcd_loop *L) {
   memset(L, 0, sizeof *L);

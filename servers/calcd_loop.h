@@ -91,9 +91,6 @@ struct calcd_loop {
   unsigned live;     /* what must finish before a stopping loop may end */
 };
 
-uint64_t calcd_now_ms(void);
-uint64_t calcd_now_ns(void);
-
 int calcd_loop_init(calcd_loop *L);
 void calcd_loop_free(calcd_loop *L);
 int calcd_loop_hook(calcd_loop *L, const calcd_hooks *h);

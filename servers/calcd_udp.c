@@ -39,6 +39,7 @@ typedef struct udp_slot {
 typedef struct udp_sender {
   uint64_t key;
   unsigned held;         /* its datagrams held in the pool */
+  int logged;            /* its shedding was logged (while it stays) */
   uint64_t last_round;   /* the round of its latest */
 } udp_sender;
 
@@ -127,7 +128,16 @@ static int shed(calcd *s, calcd_udp *u) {
     if (u->slot[i].state == SLOT_HELD && u->slot[i].sender == top->key &&
         (drop < 0 || u->slot[i].seq > u->slot[drop].seq))
       drop = i;
-  unhold(u, drop);
+  if (!top->logged) {
+    char a[CALCD_ADDR_STR];
+    calcd_addr_str((const struct sockaddr *)&u->slot[drop].peer, 1, a,
+                   sizeof a);
+    calcd_log("%s: udp flood (over %d datagrams waiting): its newest "
+              "dropped (logged once while it keeps some waiting)", a,
+              CALCD_UDP_FLOOD);
+    top->logged = 1;
+  }
+  unhold(u, drop); /* top may move: it is not used after this */
   u->slot[drop].state = SLOT_FREE;
   s->st.n[CALCD_ST_UDP_SHED]++;
   return 1;

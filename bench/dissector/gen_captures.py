@@ -1,17 +1,26 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Write the dissector benchmark's two captures (docs/BENCHMARKS.md):
+"""Write the dissector benchmark's captures (docs/BENCHMARKS.md):
 
-  calc.pcap      N calc request/response pairs: TCP lines on port 4000,
-                 varied arithmetic ("15*15\\n" -> "225\\n"), all tagged
-                 or not at random, as calcd and calc exchange them
-  memcache.pcap  N memcached text request/response pairs on port 11211:
-                 "get key\\r\\n" -> "VALUE key 0 <n>\\r\\n<data>\\r\\nEND\\r\\n"
+  calc.pcap          N calc request/response pairs: TCP lines on port
+                     4000, varied arithmetic ("15*15\\n" -> "225\\n"),
+                     half of them tagged, as calcd and calc exchange them
+  memcache.pcap      N memcached text request/response pairs on port
+                     11211: "get key\\r\\n" -> "VALUE key 0 <n>\\r\\n
+                     <data>\\r\\nEND\\r\\n"
+  calc-udp.pcap      the same calc pairs as UDP datagrams (no line end)
+  memcache-udp.pcap  the same memcache pairs over UDP (its 8-byte frame
+                     header)
+  heavy.pcap         PIPELINED requests "9**4300\\n" on one TCP connection,
+                     about 1400 bytes per segment, no replies (the
+                     verification-cost case of issue #11)
 
-Both use the same framing: CONNS connections, one message per segment, the
+Each pair of calc and memcache captures uses the same framing: CONNS
+connections or client ports, one message per segment or datagram, the
 same timing, so the dissectors are the only difference.
 
-    gen_captures.py OUTDIR [PAIRS]      (PAIRS: default 500000)
+    gen_captures.py OUTDIR [PAIRS [PIPELINED]]
+                    (defaults: 500000 pairs, 300000 pipelined requests)
 """
 
 import os
@@ -62,13 +71,48 @@ def write(path, pairs, port, make):
             t.send(rep, from_client=False)
 
 
+def write_udp(path, pairs, port, make, frame_header):
+    rnd = random.Random(42)
+    with open(path, "wb") as f:
+        cap = Capture(step=0.00001, stream=f)
+        srv = ("10.0.0.1", port)
+        for n in range(pairs):
+            i = n % CONNS
+            cli = ("10.1.%d.%d" % (i // 250, 1 + i % 250), 30000 + i)
+            req, rep = make(rnd)
+            if frame_header:   # memcache over UDP: id, seq 0 of 1
+                hdr = (n & 0xFFFF).to_bytes(2, "big") + bytes([0, 0, 0, 1,
+                                                                0, 0])
+                req, rep = hdr + req, hdr + rep
+            else:              # calc datagrams carry no line end
+                req, rep = req.rstrip(b"\n"), rep.rstrip(b"\n")
+            cap.udp(cli, srv, req)
+            cap.udp(srv, cli, rep)
+
+
+def write_heavy(path, requests):
+    with open(path, "wb") as f:
+        cap = Capture(step=0.00001, stream=f)
+        t = cap.tcp(("10.1.0.1", 30000), ("10.0.0.1", 4000))
+        line = b"9**4300\n"
+        per = 1400 // len(line)
+        for n in range(0, requests, per):
+            t.send(line * min(per, requests - n))
+
+
 def main():
-    if len(sys.argv) not in (2, 3):
+    if len(sys.argv) not in (2, 3, 4):
         sys.exit(__doc__)
     out = sys.argv[1]
-    pairs = int(sys.argv[2]) if len(sys.argv) == 3 else 500000
+    pairs = int(sys.argv[2]) if len(sys.argv) >= 3 else 500000
+    heavy = int(sys.argv[3]) if len(sys.argv) == 4 else 300000
     write(os.path.join(out, "calc.pcap"), pairs, 4000, calc_pair)
     write(os.path.join(out, "memcache.pcap"), pairs, 11211, memcache_pair)
+    write_udp(os.path.join(out, "calc-udp.pcap"), pairs, 4000, calc_pair,
+              False)
+    write_udp(os.path.join(out, "memcache-udp.pcap"), pairs, 11211,
+              memcache_pair, True)
+    write_heavy(os.path.join(out, "heavy.pcap"), heavy)
 
 
 if __name__ == "__main__":

@@ -4,31 +4,39 @@
 # run.sh: how fast tshark dissects calc traffic with our plugin (pairing
 # and verification on, the defaults) next to memcached text traffic with
 # Wireshark's built-in memcache dissector, on captures of the same size and
-# shape, in one run.  Results go in docs/BENCHMARKS.md ("Dissector").
+# shape, in one run, over TCP and UDP; how much state calc keeps per pair;
+# and what verification costs on the heaviest requests.  Results go in
+# docs/BENCHMARKS.md ("Dissector").
 #
-#   bench/dissector/run.sh [--build DIR] [--pairs N] [--runs R]
+#   bench/dissector/run.sh [--build DIR] [--pairs N] [--heavy M] [--runs R]
 #
 #   --build DIR  build folder holding plugin/calc.so (default: build)
-#   --pairs N    request/response pairs per capture (default 500000)
+#   --pairs N    request/response pairs per capture (default 1000000)
+#   --heavy M    pipelined 9**4300 requests for the verification case
+#                (default 300000)
 #   --runs R     timed runs per capture and mode; the best counts (default 3)
 #
-# Both captures are dissected by the same tshark, with the same staged
-# plugin (plugin/calc-tshark.sh: as nobody when run by root), once as a
-# summary (tshark -r) and once with every tree item (-V), output to
-# /dev/null.  Needs /usr/bin/time (Debian package "time").
+# Every capture is dissected by the same tshark, with the same staged
+# plugin (plugin/calc-tshark.sh: as nobody when run by root), with tshark
+# -r and -2 -r, output to /dev/null.  State per pair: max RSS of calc's
+# -r run minus that of the same run with --disable-protocol calc, over N.
+# Verification: the heavy capture with calc.verify on and off.  Needs
+# /usr/bin/time (Debian package "time").
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=$repo/build
-pairs=500000
+pairs=1000000
+heavy=300000
 runs=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift ;;
     --pairs) pairs=$2; shift ;;
+    --heavy) heavy=$2; shift ;;
     --runs) runs=$2; shift ;;
-    *) sed -n '4,20p' "$0" >&2; exit 2 ;;
+    *) sed -n '4,24p' "$0" >&2; exit 2 ;;
   esac
   shift
 done
@@ -45,46 +53,78 @@ CALC_WS_VERSION=$(tshark --version 2>/dev/null |
                   sed -n '1s/^TShark (Wireshark) \([0-9]*\.[0-9]*\).*/\1/p')
 tshark_run() { "$repo/plugin/calc-tshark.sh" "$plugin" "$@"; }
 
-echo "generating $pairs pairs per capture in $work" >&2
-python3 "$here/gen_captures.py" "$work" "$pairs"
+echo "generating $pairs pairs per capture, $heavy heavy requests, in $work" >&2
+python3 "$here/gen_captures.py" "$work" "$pairs" "$heavy"
 chmod 644 "$work"/*.pcap
 
-# Not timed: show that the calc run pairs and verifies everything, and
-# that memcache decodes every message.
+# Not timed: show that the calc runs pair and verify everything, and that
+# memcache decodes every message.
 echo "checking the captures" >&2
-tshark_run -r "$work/calc.pcap" -q -z calc,tree |
-  grep -E '^(Requests by operator class|Responses by kind|Responses without|Responses differing)' >&2
-tshark_run -r "$work/memcache.pcap" -q -z io,phs | grep -E 'memcache' >&2
+for cap in calc calc-udp; do
+  tshark_run -r "$work/$cap.pcap" -q -z calc,tree |
+    grep -E '^(Requests by operator class|Responses by kind|Responses without|Responses differing)' >&2
+done
+for cap in memcache memcache-udp; do
+  tshark_run -r "$work/$cap.pcap" -q -z io,phs | grep -E 'memcache' >&2
+done
 
-frames() { capinfos -c -M "$1" | sed -n 's/^Number of packets: *//p'; }
+# One timed run: "seconds maxrss_kb".
+timed() {
+  { /usr/bin/time -f '%e %M' "$repo/plugin/calc-tshark.sh" "$plugin" "$@" \
+      > /dev/null; } 2>&1 | tail -n 1
+}
 
 # Runs interleave the captures, so that a change in the machine's load
-# touches both alike; the best run of each counts.
+# touches all alike; the best run of each counts.
 declare -A best rss
+measure() { # key, tshark arguments...
+  local k=$1 out s kb
+  shift
+  out=$(timed "$@")
+  s=${out% *} kb=${out#* }
+  if [ -z "${best[$k]:-}" ] || awk "BEGIN{exit !($s < ${best[$k]})}"; then
+    best[$k]=$s
+  fi
+  if [ -z "${rss[$k]:-}" ] || [ "$kb" -lt "${rss[$k]}" ]; then rss[$k]=$kb; fi
+}
 for _ in $(seq "$runs"); do
-  for cap in calc memcache; do
-    for mode in summary -V; do
-      opt=()
-      [ "$mode" = -V ] && opt=(-V)
-      out=$( { /usr/bin/time -f '%e %M' \
-               "$repo/plugin/calc-tshark.sh" "$plugin" -r "$work/$cap.pcap" \
-               "${opt[@]}" > /dev/null; } 2>&1 | tail -n 1)
-      s=${out% *} kb=${out#* } k=$cap$mode
-      if [ -z "${best[$k]:-}" ] || awk "BEGIN{exit !($s < ${best[$k]})}"; then
-        best[$k]=$s rss[$k]=$kb
-      fi
+  for t in "" -udp; do
+    for cap in calc$t memcache$t; do
+      measure "$cap r" -r "$work/$cap.pcap"
+      measure "$cap 2r" -2 -r "$work/$cap.pcap"
     done
+    measure "calc$t off" -r "$work/calc$t.pcap" --disable-protocol calc
   done
+  measure "heavy on" -r "$work/heavy.pcap"
+  measure "heavy off" -r "$work/heavy.pcap" -o calc.verify:FALSE
 done
 
-echo "| capture | frames | tshark | best of $runs (s) | frames/s | max RSS (MB) |"
-echo "|---|---:|---|---:|---:|---:|"
-for cap in calc memcache; do
-  n=$(frames "$work/$cap.pcap")
-  for mode in summary -V; do
-    awk -v c="$cap" -v n="$n" -v m="$mode" -v s="${best[$cap$mode]}" \
-        -v k="${rss[$cap$mode]}" \
-      'BEGIN { printf "| %s | %d | %s | %.2f | %.0f | %.0f |\n",
-               c, n, (m == "summary" ? "-r" : "-r -V"), s, n / s, k / 1024 }'
+echo
+echo "| transport | tshark | calc (s) | memcache (s) | calc / memcache |"
+echo "|---|---|---:|---:|---:|"
+for t in "" -udp; do
+  for mode in r 2r; do
+    awk -v t="${t:+UDP}" -v m="$mode" -v c="${best[calc$t $mode]}" \
+        -v mc="${best[memcache$t $mode]}" \
+      'BEGIN { printf "| %s | %s | %.2f | %.2f | %.2f |\n", (t ? t : "TCP"),
+               (m == "r" ? "-r" : "-2 -r"), c, mc, c / mc }'
   done
 done
+echo
+echo "| transport | max RSS calc (MB) | calc disabled (MB) | memcache (MB) | calc state per pair (bytes) |"
+echo "|---|---:|---:|---:|---:|"
+for t in "" -udp; do
+  awk -v t="${t:+UDP}" -v on="${rss[calc$t r]}" -v off="${rss[calc$t off]}" \
+      -v mc="${rss[memcache$t r]}" -v n="$pairs" \
+    'BEGIN { printf "| %s | %.0f | %.0f | %.0f | %.0f |\n", (t ? t : "TCP"),
+             on / 1024, off / 1024, mc / 1024, (on - off) * 1024 / n }'
+done
+echo
+echo "| $heavy pipelined 9**4300 | time (s) | max RSS (MB) |"
+echo "|---|---:|---:|"
+for v in on off; do
+  awk -v v="$v" -v s="${best[heavy $v]}" -v kb="${rss[heavy $v]}" \
+    'BEGIN { printf "| calc.verify %s | %.2f | %.0f |\n", v, s, kb / 1024 }'
+done
+awk -v a="${best[heavy on]}" -v b="${best[heavy off]}" \
+  'BEGIN { printf "\nverify on / off: %.2f\n", a / b }'

@@ -10,7 +10,10 @@
  *   - it parses with calc_reply_parse(); it starts with 'E' only as
  *     "ERR <known token>", and its kind is the one calc_answer() reported;
  *     a result is a number (int within CALC_MAX_DIGITS, or a float repr);
- *   - the request's tag comes back;
+ *   - the request's tag comes back, except past the length limit
+ *     (too-long, without a tag);
+ *   - the reply is in the strict reply grammar, and calc_answer_info_of()'s
+ *     flags and lengths are what calc_reply_parse() reads back;
  *   - it is deterministic: a second context with another history gives
  *     the same bytes;
  *   - a role server answers like the all-operators server when the
@@ -48,6 +51,7 @@ typedef struct fuzz_reply {
   char text[CALC_ANSWER_MAX + 1];
   size_t len;
   calc_err kind;
+  int over;  /* the request was over the length limit */
 } fuzz_reply;
 
 static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
@@ -93,14 +97,28 @@ static void check_reply(const fuzz_reply *r, size_t bound,
   } else {
     check_number(ri.body, ri.body_len);
   }
+  FUZZ_CHECK(ri.strict); /* the reply grammar clients enforce */
+  if (r->over) { /* the length rule: too-long, without a tag */
+    FUZZ_CHECK(r->kind == CALC_E_TOO_LONG && !ri.has_tag);
+    FUZZ_CHECK(ri.flags & CALC_REPLY_TOO_LONG);
+    return;
+  }
   FUZZ_CHECK(ri.has_tag == rq->has_tag);
   if (rq->has_tag) FUZZ_CHECK(ri.tag == rq->tag);
 }
 
 static void answer(calc_ctx *c, calc_role role, const char *req, size_t n,
                    size_t bound, fuzz_reply *r) {
-  r->len = calc_answer(c, role, req, n, bound, r->text, sizeof r->text,
-                       &r->kind);
+  calc_answer_info ai;
+  r->len = calc_answer_info_of(c, role, req, n, bound, r->text,
+                               sizeof r->text, &ai);
+  r->kind = ai.kind;
+  r->over = n > calc_ctx_limits(c)->max_len;
+  /* the info agrees with the bytes, and with calc_answer() */
+  FUZZ_CHECK(ai.len == r->len && ai.body_len <= ai.len);
+  calc_reply_info ri;
+  calc_reply_parse(r->text, r->len, &ri);
+  FUZZ_CHECK(ri.flags == ai.flags && ri.text_len == ai.body_len);
 }
 
 static int same(const fuzz_reply *a, const fuzz_reply *b) {
@@ -147,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   /* Which classes the expression uses (-1: it does not parse). */
   long classes = -1;
-  if (rq.expr_len <= calc_ctx_limits(ctx)->max_len &&
+  if (size <= calc_ctx_limits(ctx)->max_len &&
       calc_parse(ctx, rq.expr, rq.expr_len) == CALC_OK) {
     check_tree(ctx, rq.expr_len);
     classes = (long)calc_classes(ctx);

@@ -1,15 +1,17 @@
 # SPDX-License-Identifier: MIT
-"""Shared helpers for the clients' black-box tests (calc, calc-bench).
+"""Shared helpers for the clients' black-box tests (calc-cli, calc-bench).
 
 ctest passes the binaries in the environment: CALC, CALC_BENCH and
 CALCD.  Every server runs on loopback on a port the kernel picked
 (calcd --port 0, read back from its startup line); nothing assumes that
 4000 is free.
 """
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -62,7 +64,7 @@ def calcd_all():
 
 
 def run_calc(args, stdin=None, timeout=30, env=None):
-    """Run calc; returns the CompletedProcess (text)."""
+    """Run calc-cli; returns the CompletedProcess (text)."""
     return subprocess.run([need(CALC, "CALC"), *args], input=stdin,
                           capture_output=True, text=True, timeout=timeout,
                           env=env)
@@ -115,3 +117,30 @@ def feeder():
     yield start
     for f in started:
         f.kill()
+
+
+@contextlib.contextmanager
+def udp_server(handle):
+    """A fake UDP server on loopback: handle(sock, data, peer) for each
+    datagram, in a thread; yields the port."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        s.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                data, peer = s.recvfrom(65536)
+            except socket.timeout:
+                continue
+            handle(s, data, peer)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        yield s.getsockname()[1]
+    finally:
+        stop.set()
+        t.join(2)
+        s.close()

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""calc: one-shot and batch modes, options, exit codes, network failures,
+"""calc-cli: one-shot and batch modes, options, exit codes, network failures,
 TCP reconnect, and UDP replies the bound shortened."""
 import socket
 import time
@@ -97,7 +97,7 @@ def test_usage_errors_exit_2(args):
     r = run_calc(args)
     assert r.returncode == 2, (args, r.stderr)
     assert r.stdout == ""
-    assert "calc" in r.stderr
+    assert "calc-cli" in r.stderr
 
 
 def test_help_documents_defaults_and_exit_codes():

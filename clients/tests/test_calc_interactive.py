@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""calc on a terminal: driven through a pseudo-terminal (the '->' prompt,
+"""calc-cli on a terminal: driven through a pseudo-terminal (the '->' prompt,
 answers, help, history recall with the up arrow, the history file, Ctrl-D,
 quit)."""
 import os
@@ -123,7 +123,7 @@ def test_history_recall_ctrl_d_and_history_file(calcd_all, term, tmp_path):
     assert b"42" in lines_of(t.expect(b"-> "))
     t.send(CTRL_D)
     assert t.wait() == 0
-    hist = (tmp_path / ".calc_history").read_text()
+    hist = (tmp_path / ".calc-cli_history").read_text()
     assert "6*7" in hist and "2**10" in hist
 
     # A new session recalls the previous one's lines.

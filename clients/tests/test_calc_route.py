@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The split: calc --addsub H:P --muldiv H:P evaluates across the two role
+"""The split: calc-cli --addsub H:P --muldiv H:P evaluates across the two role
 servers and answers exactly what one server of every operator answers, and
 each role server only ever receives its own operators."""
 import ast
@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_calc
 
-HOP = re.compile(r"^calc: hop \d+: (addsub|muldiv) (\S+): (.*) => (.*)$")
+HOP = re.compile(r"^calc-cli: hop \d+: (addsub|muldiv) (\S+): (.*) => (.*)$")
 ADDSUB_OPS = (ast.Add, ast.Sub)
 
 
@@ -193,8 +193,8 @@ def test_hops_are_shown_with_v(servers):
                   "3+4*2"])
     assert (r.returncode, r.stdout) == (0, "11\n")
     assert r.stderr.splitlines() == [
-        f"calc: hop 1: muldiv {muldiv.addr}: 4*2 => 8",
-        f"calc: hop 2: addsub {addsub.addr}: 3+8 => 11",
+        f"calc-cli: hop 1: muldiv {muldiv.addr}: 4*2 => 8",
+        f"calc-cli: hop 2: addsub {addsub.addr}: 3+8 => 11",
     ]
 
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""calc over UDP against a server that drops, delays and duplicates its
+"""calc-cli over UDP against a server that drops, delays and duplicates its
 replies and replays old ones: calc prints each right answer exactly once,
 in order, and never takes a late or duplicated reply for another
 request's answer."""
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import run_calc
+from conftest import run_calc, udp_server
 
 TAGGED = re.compile(rb"^(.*) #(\d{1,9})$", re.S)
 
@@ -146,31 +146,14 @@ def test_one_shot_arguments(flaky):
 def test_gives_up_when_only_wrong_replies_come():
     """Replies with tags calc never sent (or none) are not answers: after
     its retries calc reports no reply (exit 3) and prints nothing."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        stop = threading.Event()
+    def wrong(s, data, peer):
+        tag = int(TAGGED.match(data.rstrip(b" ")).group(2))
+        s.sendto(b"2 #%d" % ((tag + 1) % 10**9), peer)  # wrong tag
+        s.sendto(b"2", peer)                           # no tag
 
-        def serve():
-            s.settimeout(0.05)
-            while not stop.is_set():
-                try:
-                    data, peer = s.recvfrom(65536)
-                except socket.timeout:
-                    continue
-                m = TAGGED.match(data.rstrip(b" "))
-                tag = int(m.group(2))
-                s.sendto(b"2 #%d" % ((tag + 1) % 10**9), peer)  # wrong tag
-                s.sendto(b"2", peer)                           # no tag
-
-        t = threading.Thread(target=serve, daemon=True)
-        t.start()
-        try:
-            r = run_calc(["--udp", "--timeout", "30", "--retries", "2",
-                          "-s", f"127.0.0.1:{port}", "1+1"])
-        finally:
-            stop.set()
-            t.join(2)
+    with udp_server(wrong) as port:
+        r = run_calc(["--udp", "--timeout", "30", "--retries", "2",
+                      "-s", f"127.0.0.1:{port}", "1+1"])
     assert r.returncode == 3
     assert r.stdout == ""
     assert "no reply from" in r.stderr and "after 3 attempts" in r.stderr

@@ -23,7 +23,7 @@ def test_demo_session():
         assert want in lines, want
     assert any(l.startswith("ERR unsupported: this server (addsub)")
                for l in lines)
-    assert sum(1 for l in lines if l.startswith("calc: hop ")) == 7
+    assert sum(1 for l in lines if l.startswith("calc-cli: hop ")) == 7
     # every calcd it started is gone with it
     try:
         os.killpg(p.pid, 0)

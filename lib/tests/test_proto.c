@@ -406,11 +406,20 @@ static void test_reply_parse(void) {
 
 /* ---- the wire's other bytes --------------------------------------------- */
 
+static void test_tag_format_cut(void) {
+  char out[4];
+  g_assert_cmpuint(calc_tag_format(out, sizeof out, 12345), ==, 3);
+  g_assert_cmpstr(out, ==, " #1");
+  g_assert_cmpuint(calc_tag_format(out, 1, 5), ==, 0);
+  g_assert_cmpstr(out, ==, "");
+}
+
 static void test_tag_format(void) {
   static const struct {
     uint32_t tag;
     const char *want;
-  } rows[] = {{0, " #0"}, {7, " #7"}, {999999999, " #999999999"}};
+  } rows[] = {{0, " #0"}, {7, " #7"}, {10, " #10"}, {100000000, " #100000000"},
+              {999999999, " #999999999"}};
   for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
     char out[CALC_TAG_TEXT_MAX + 1];
     g_assert_cmpuint(calc_tag_format(out, sizeof out, rows[i].tag), ==,
@@ -572,6 +581,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/proto/answer-bounds", test_answer_bounds);
   g_test_add_func("/proto/reply-parse", test_reply_parse);
   g_test_add_func("/proto/tag-format", test_tag_format);
+  g_test_add_func("/proto/tag-format-cut", test_tag_format_cut);
   g_test_add_func("/proto/fixed-replies", test_fixed_replies);
   g_test_add_func("/proto/unfinished", test_unfinished);
   g_test_add_func("/proto/reply-flags", test_reply_flags);

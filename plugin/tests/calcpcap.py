@@ -38,6 +38,8 @@ def _ip_packet(src, dst, proto, l4):
     else:
         pseudo = sa.packed + da.packed + struct.pack("!IxxxB", len(l4), proto)
     off = 6 if proto == 17 else 16
+    if proto == 1:                      # ICMPv4: no pseudo-header
+        pseudo, off = b"", 2
     c = _csum(pseudo + l4)
     if proto == 17 and c == 0:
         c = 0xFFFF
@@ -66,21 +68,36 @@ class Capture:
         if stream:
             stream.write(_file_header())
 
-    def frame(self, src, dst, proto, l4, wait=None):
+    def frame(self, src, dst, proto, l4, wait=None, snaplen=None):
+        """snaplen: record only the frame's first snaplen bytes (as
+        dumpcap -s does), keeping its original length."""
+        ethertype, ip = _ip_packet(src, dst, proto, l4)
+        self.raw(ethertype, ip, wait, snaplen)
+
+    def raw(self, ethertype, ip, wait=None, snaplen=None):
+        """A frame of the given network layer bytes."""
         if self.count:
             self.now += round((self.step if wait is None else wait) * 1e6)
         self.count += 1
-        ethertype, ip = _ip_packet(src, dst, proto, l4)
         data = _MAC_B + _MAC_A + struct.pack("!H", ethertype) + ip
+        rec = (self.now, data, snaplen)
         if self.stream:
-            self.stream.write(_record(self.now, data))
+            self.stream.write(_record(*rec))
         else:
-            self.frames.append((self.now, data))
+            self.frames.append(rec)
 
-    def udp(self, src, dst, payload, wait=None):
+    def icmp_unreachable(self, router, payload_ip, wait=None):
+        """An ICMPv4 port unreachable from router quoting the IPv4 packet
+        payload_ip (bytes, as _ip_packet builds them)."""
+        body = struct.pack("!BBHI", 3, 3, 0, 0) + payload_ip
+        dst = ipaddress.ip_address(payload_ip[12:16])
+        _, ip = _ip_packet(router, str(dst), 1, body)
+        self.raw(0x0800, ip, wait)
+
+    def udp(self, src, dst, payload, wait=None, snaplen=None):
         """One datagram; src and dst are (address, port)."""
-        l4 = struct.pack("!HHHH", src[1], dst[1], 8 + len(payload), 0)
-        self.frame(src[0], dst[0], 17, l4 + payload, wait)
+        self.frame(src[0], dst[0], 17, udp_l4(src, dst, payload), wait,
+                   snaplen)
 
     def tcp(self, client, server, handshake=True):
         return TcpFlow(self, client, server, handshake)
@@ -88,8 +105,17 @@ class Capture:
     def write(self, path):
         with open(path, "wb") as f:
             f.write(_file_header())
-            for ts, data in self.frames:
-                f.write(_record(ts, data))
+            for rec in self.frames:
+                f.write(_record(*rec))
+
+
+def udp_l4(src, dst, payload):
+    return struct.pack("!HHHH", src[1], dst[1], 8 + len(payload), 0) + payload
+
+
+def ip_packet(src, dst, proto, l4):
+    """The IP packet (bytes) of an L4 payload, checksums filled in."""
+    return _ip_packet(src, dst, proto, l4)[1]
 
 
 def _file_header():
@@ -97,9 +123,10 @@ def _file_header():
                        LINKTYPE_ETHERNET)
 
 
-def _record(ts, data):
+def _record(ts, data, snaplen=None):
     sec, usec = divmod(ts, 1000000)
-    return struct.pack("<IIII", sec, usec, len(data), len(data)) + data
+    cut = data if snaplen is None else data[:snaplen]
+    return struct.pack("<IIII", sec, usec, len(cut), len(data)) + cut
 
 
 class TcpFlow:
@@ -118,20 +145,36 @@ class TcpFlow:
             self.seq[1] += 1
             self._seg(0, b"", self.ACK)
 
-    def _seg(self, side, payload, flags, ack=True, seq=None, wait=None):
+    def _seg(self, side, payload, flags, ack=True, seq=None, wait=None,
+             snaplen=None):
         src, dst = self.ends[side], self.ends[1 - side]
         s = self.seq[side] if seq is None else seq
         a = self.seq[1 - side] if ack else 0
         l4 = struct.pack("!HHIIBBHHH", src[1], dst[1], s, a, 5 << 4, flags,
                          65535, 0, 0)
-        self.cap.frame(src[0], dst[0], 6, l4 + payload, wait)
+        self.cap.frame(src[0], dst[0], 6, l4 + payload, wait, snaplen)
 
-    def send(self, payload, from_client=True, wait=None, fin=False):
-        """One segment of data (with fin: the sender's last)."""
+    def send(self, payload, from_client=True, wait=None, fin=False,
+             snaplen=None):
+        """One segment of data (with fin: the sender's last; snaplen: the
+        frame is captured cut to that many bytes)."""
         side = 0 if from_client else 1
         self._seg(side, payload,
-                  self.PSH | self.ACK | (self.FIN if fin else 0), wait=wait)
+                  self.PSH | self.ACK | (self.FIN if fin else 0), wait=wait,
+                  snaplen=snaplen)
         self.seq[side] += len(payload) + (1 if fin else 0)
+
+    def lose(self, payload, from_client=True):
+        """A segment sent but not captured: its bytes count, no frame."""
+        self.seq[0 if from_client else 1] += len(payload)
+
+    def send_at(self, payload, back, from_client=True, wait=None):
+        """A segment whose data starts `back` bytes before the next
+        sequence number (out of order, after lose()); the next sequence
+        number is unchanged."""
+        side = 0 if from_client else 1
+        self._seg(side, payload, self.PSH | self.ACK,
+                  seq=self.seq[side] - back, wait=wait)
 
     def resend(self, payload, from_client=True, back=None, wait=None):
         """A retransmission of the last len(payload) bytes sent (or of the

@@ -18,6 +18,7 @@ sys.path.insert(0, HERE)
 WRAPPER = os.path.join(os.path.dirname(HERE), "calc-tshark.sh")
 
 from calcpcap import Capture  # noqa: E402
+import tsfields  # noqa: E402
 
 # Endpoints used by most tests.
 C4 = ("192.0.2.1", 40000)
@@ -38,6 +39,7 @@ class Tshark:
 
     def __init__(self, plugin, version):
         self.plugin = plugin
+        self.version = version
         self.env = dict(os.environ, CALC_WS_VERSION=version,
                         WIRESHARK_ABORT_ON_DISSECTOR_BUG="1")
 
@@ -47,7 +49,9 @@ class Tshark:
         if check:
             assert p.returncode == 0, p.stderr
             assert "Dissector bug," not in p.stdout + p.stderr
-        return p.stdout
+        # -T fields in one form on every Wireshark version (tsfields.py)
+        return tsfields.normalise(p.stdout, args, self.version,
+                                  [WRAPPER, self.plugin], self.env)
 
     def fields(self, pcap, names, *extra, two_pass=False, filt=None):
         """Rows of -T fields output, one list per frame, occurrences joined

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""A capture of live traffic between calcd and calc, decoded: every request
+"""A capture of live traffic between calcd and calc-cli, decoded: every request
 paired with its reply, every reply verified (or a role server's refusal).
 
 Loopback only, on ports the kernel picks.  Needs the built servers/calcd
-and clients/calc, and dumpcap allowed to capture on lo (root, or a dumpcap
+and clients/calc-cli, and dumpcap allowed to capture on lo (root, or a dumpcap
 with capture capabilities); skips with the reason otherwise."""
 
 import os
@@ -47,7 +47,7 @@ def _stop(p):
 def programs():
     build = os.environ.get("CALC_BUILD_DIR", "")
     calcd = os.path.join(build, "servers", "calcd")
-    calc = os.path.join(build, "clients", "calc")
+    calc = os.path.join(build, "clients", "calc-cli")
     for prog in (calcd, calc):
         if not os.access(prog, os.X_OK):
             pytest.skip("%s is not built: no live capture to decode" % prog)
@@ -109,7 +109,7 @@ def test_live_session_is_paired_and_verified(tshark, programs, tmp_path):
              "calc.response_in", "calc.response_to", "calc.verified",
              "calc.refused", "calc.no_request", "calc.no_response",
              "calc.mismatch", "calc.amplification", "calc.retransmission",
-             "calc.duplicate_response", "calc.malformed_request"]
+             "calc.duplicate_response", "calc.bad_request"]
     t = tshark.table(pcap, names, *decode)
 
     def count(name, value=None):
@@ -123,7 +123,7 @@ def test_live_session_is_paired_and_verified(tshark, programs, tmp_path):
     assert count("calc.response_to") == n_rep == n_req
     for n in names[7:-1]:
         assert where(t, n) == [], n
-    assert where(t, "calc.malformed_request") != []      # 2^10
+    assert where(t, "calc.bad_request") != []            # 2^10
     # Every reply verified, except the role server's refusal.
     assert count("calc.refused", "1") == 1
     assert count("calc.verified", "1") == n_rep - 1

@@ -31,8 +31,11 @@ def test_fields_are_registered(tshark):
               "calc.udp_bound", "calc.retransmission_of",
               "calc.duplicate_of", "calc.mismatch", "calc.no_request",
               "calc.no_response", "calc.amplification", "calc.too_long",
-              "calc.malformed_request", "calc.error_reply.zero-division",
-              "calc.error_reply.internal"):
+              "calc.malformed_request", "calc.bad_request",
+              "calc.error_reply.zero-division", "calc.error_reply.internal",
+              "calc.request", "calc.response", "calc.cut", "calc.uncertain",
+              "calc.unseen_request", "calc.server_guess",
+              "calc.not_verified_budget"):
         assert f in names, f
 
 

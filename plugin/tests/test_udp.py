@@ -167,9 +167,12 @@ def test_amplification_bound(tshark, cap, capture):
     names = ["calc.udp_bound", "calc.verified", "calc.expected",
              "calc.amplification", "_ws.expert.message"]
     t = tshark.table(capture(cap), names)
+    # An expected answer over 24 bytes is kept as its hash: shown on the
+    # request, and on a response that is that very result.
     assert [[t[i][n] for n in names[:3]] for i in (1, 3, 5)] == [
-        ["32", "1", BIG.decode()], ["32", "1", BIG.decode()],
+        ["32", "1", ""], ["32", "1", BIG.decode()],
         ["84", "1", BIG.decode()]]
+    assert t[0]["calc.expected"] == BIG.decode()
     assert where(t, "calc.amplification") == [4]
     assert t[3]["_ws.expert.message"] == ("UDP response of 64 bytes exceeds "
                                           "the bound of 32 bytes for a "
@@ -224,7 +227,7 @@ def test_error_replies(tshark, cap, capture):
     names = ["calc.error.kind", "calc.error.message", "calc.verified",
              "calc.error_reply.zero-division", "calc.error_reply.syntax",
              "calc.error_reply.overflow", "calc.error_reply.unknown",
-             "calc.malformed_request", "_ws.expert.message", "_ws.col.Info"]
+             "calc.bad_request", "_ws.expert.message", "_ws.col.Info"]
     t = tshark.table(capture(cap), names)
     assert [[t[i][n] for n in names[:3]] for i in (1, 3, 5, 7)] == [
         ["zero-division", "division by zero", "1"],
@@ -235,9 +238,11 @@ def test_error_replies(tshark, cap, capture):
     assert where(t, "calc.error_reply.syntax") == [4]
     assert where(t, "calc.error_reply.overflow") == [6]
     assert where(t, "calc.error_reply.unknown") == [8]
-    assert where(t, "calc.malformed_request") == [3]
-    # The core's own message follows the kind.
-    assert t[2]["_ws.expert.message"].startswith("Malformed request: syntax: ")
+    # A request the server refuses is an application error, not
+    # malformed bytes; the core's own message follows the kind.
+    assert where(t, "calc.bad_request") == [3]
+    assert t[2]["_ws.expert.message"].startswith(
+        "Request the server refuses: syntax: ")
     assert t[1]["_ws.col.Info"] == \
         "Response ERR zero-division: division by zero (1/0)"
 

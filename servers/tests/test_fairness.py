@@ -5,6 +5,7 @@ serves the others, so a cheap request is not held behind someone else's
 long pipelined batch.  These tests prove the interleaving by order, not by
 time: the cheap reply must come while the heavy batch is still being
 answered.  The latency figures are bench/server's (docs/BENCHMARKS.md)."""
+import re
 import socket
 import threading
 import time
@@ -45,6 +46,26 @@ class Reader(threading.Thread):
             return self.count
 
 
+def arrived(u):
+    """The datagrams already waiting on u."""
+    got = []
+    u.setblocking(False)
+    try:
+        while True:
+            got.append(u.recv(100))
+    except BlockingIOError:
+        pass
+    return got
+
+
+def assert_all_replies(u, got, n):
+    """The rest of the n tagged heavy replies arrive; all are right."""
+    u.settimeout(20)
+    while len(got) < n:
+        got.append(u.recv(100))
+    assert sorted(got) == sorted(HEAVY_REPLY + b" #%d" % i for i in range(n))
+
+
 def test_cheap_request_overtakes_a_pipelined_batch(calcd):
     heavy = calcd.tcp()
     cheap = calcd.tcp()
@@ -79,18 +100,9 @@ def test_cheap_request_overtakes_a_udp_batch(calcd):
     first = flood.recv(100)
     cheap.sendall(b"15*15\n")
     assert recv_lines(cheap, 1, timeout=20) == b"225\n"
-    got = [first]
-    flood.setblocking(False)
-    try:
-        while True:
-            got.append(flood.recv(100))
-    except BlockingIOError:
-        pass
+    got = [first] + arrived(flood)
     assert len(got) < n, "the cheap request waited for the whole batch"
-    flood.settimeout(20)
-    while len(got) < n:
-        got.append(flood.recv(100))
-    assert sorted(got) == sorted(HEAVY_REPLY + b" #%d" % i for i in range(n))
+    assert_all_replies(flood, got, n)
     flood.close()
     cheap.close()
 
@@ -129,18 +141,9 @@ def test_cheap_datagram_overtakes_a_flood_on_the_same_socket(calcd):
     cheap.sendto(b"15*15 #1", ("127.0.0.1", calcd.port))
     cheap.settimeout(20)
     assert cheap.recv(100) == b"225 #1"
-    got = []
-    flood.setblocking(False)
-    try:
-        while True:
-            got.append(flood.recv(100))
-    except BlockingIOError:
-        pass
+    got = arrived(flood)
     assert len(got) < n // 2, len(got)
-    flood.settimeout(20)
-    while len(got) < n:
-        got.append(flood.recv(100))
-    assert sorted(got) == sorted(HEAVY_REPLY + b" #%d" % i for i in range(n))
+    assert_all_replies(flood, got, n)
     flood.close()
     cheap.close()
 
@@ -157,3 +160,34 @@ def test_a_burst_from_one_sender_is_all_answered(calcd):
     got = sorted(u.recv(100) for _ in range(n))
     assert got == sorted(b"%d #%d" % (i + 1, i) for i in range(n))
     u.close()
+
+
+def test_a_flood_past_the_pool_is_shed_not_the_others(calcd_factory):
+    # Past the pool (CALCD_UDP_POOL) a sender holding more than
+    # CALCD_UDP_FLOOD of it loses its newest: the cheap datagram queued
+    # behind the flood gets in and is answered long before the flood is.
+    srv = calcd_factory()
+    flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    cheap = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    n = 300  # the pool's 256, and more queued in the kernel
+    for i in range(n):
+        flood.sendto(HEAVY + b" #%d" % i, ("127.0.0.1", srv.port))
+    cheap.settimeout(0.5)
+    for _ in range(20):  # as a UDP client does: ask again if lost
+        cheap.sendto(b"15*15 #1", ("127.0.0.1", srv.port))
+        try:
+            assert cheap.recv(100) == b"225 #1"
+            break
+        except socket.timeout:
+            continue
+    else:
+        raise AssertionError("the cheap datagram was never answered")
+    early = len(arrived(flood))
+    assert early < 100, early
+    time.sleep(0.5)
+    assert srv.stop() == 0
+    log = "".join(srv.log)
+    shed = int(re.search(r"stats udp: .*shed (\d+)", log).group(1))
+    assert shed > 0
+    assert log.count("udp flood") == 1, log

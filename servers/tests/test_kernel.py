@@ -54,8 +54,8 @@ def test_send_queue_stays_under_the_cap(calcd):
             peak = max(peak, got[0])
         skmem = got[1]
         tb = int(re.search(r"tb(\d+)", skmem).group(1))
-        assert tb == 2 * CALCD_SNDBUF, skmem
-        assert 0 < peak <= 2 * CALCD_SNDBUF, peak
+        assert tb <= 2 * CALCD_SNDBUF, skmem  # less if wmem_max is lower
+        assert 0 < peak <= tb, (peak, skmem)
     finally:
         s.close()
 

@@ -47,10 +47,11 @@ def test_connection_limit(calcd_factory):
     for i, s in enumerate(served):  # at the limit: all served
         s.sendall(b"%d+1\n" % i)
         assert recv_lines(s, 1) == b"%d\n" % (i + 1)
-    with srv.tcp() as extra:  # past it: told, then closed
-        extra.sendall(b"1+1\n")
-        assert recv_until_eof(extra) == \
-            b"ERR busy: server at its connection limit (3)\n"
+    for _ in range(3):  # past it: told, then closed
+        with srv.tcp() as extra:
+            extra.sendall(b"1+1\n")
+            assert recv_until_eof(extra) == \
+                b"ERR busy: server at its connection limit (3)\n"
     served.pop().close()
     time.sleep(0.1)
     with srv.tcp() as again:  # a slot freed: served again
@@ -60,6 +61,9 @@ def test_connection_limit(calcd_factory):
         s.sendall(b"7*7\n")
         assert recv_lines(s, 1) == b"49\n"
         s.close()
+    assert srv.stop() == 0
+    assert sum("at --max-conn 3:" in l for l in srv.log) == 1  # not 3
+    assert "refused-max-conn 3," in "".join(srv.log)
 
 
 def test_connection_limit_fits_the_open_file_limit(calcd_factory):
@@ -180,3 +184,24 @@ def test_garbage_bytes_are_errors_not_failures(calcd):
         lines = recv_lines(s, 4).split(b"\n")
         assert [l[:4] for l in lines[:3]] == [b"ERR "] * 3
         assert lines[3] == b"2"
+
+
+def test_many_idle_connections_cost_little(calcd_factory):
+    # Idle connections hold their two buffers (~24 KiB) and nothing else;
+    # everyone else is served meanwhile.
+    srv = calcd_factory("--max-conn-per-addr", "4096")
+    before = _rss_kib(srv.proc.pid)
+    idle = []
+    try:
+        for _ in range(400):
+            idle.append(srv.tcp())
+        with srv.tcp() as other:
+            other.sendall(b"6*7\n")
+            assert recv_lines(other, 1) == b"42\n"
+        time.sleep(0.2)
+        grown = _rss_kib(srv.proc.pid) - before
+        assert grown / 400 < 32, f"{grown / 400:.1f} KiB per idle connection"
+        assert srv.udp(b"1+1") == b"2"
+    finally:
+        for s in idle:
+            s.close()

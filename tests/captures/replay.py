@@ -54,6 +54,11 @@ def extract(pcap):
     return _extracted[str(pcap)]
 
 
+def _set(flag):
+    """A TCP flag field: 1/0 (Wireshark 4.0), True/False (4.4 and later)."""
+    return flag in ("1", "True")
+
+
 def _extract(pcap):
     out = subprocess.run(
         ["tshark", "-n", "-r", str(pcap), "-T", "fields",
@@ -71,7 +76,7 @@ def _extract(pcap):
                     "frame.number"]
             sp, dp = int(r["tcp.srcport"]), int(r["tcp.dstport"])
             key = ("tcp", int(r["tcp.stream"]))
-            syn, ack = r["tcp.flags.syn"] == "1", r["tcp.flags.ack"] == "1"
+            syn, ack = _set(r["tcp.flags.syn"]), _set(r["tcp.flags.ack"])
             if key not in flows:
                 assert syn and not ack, "frame %s: TCP stream without its " \
                     "SYN: record again" % r["frame.number"]
@@ -83,13 +88,13 @@ def _extract(pcap):
             if from_client:
                 if data:
                     f.sent.append((t, data))
-                if r["tcp.flags.fin"] == "1" and f.client_fin is None:
+                if _set(r["tcp.flags.fin"]) and f.client_fin is None:
                     f.client_fin = t
-                if r["tcp.flags.reset"] == "1" and f.client_rst is None:
+                if _set(r["tcp.flags.reset"]) and f.client_rst is None:
                     f.client_rst = t
             else:
                 f.recorded += data
-                if r["tcp.flags.fin"] == "1":
+                if _set(r["tcp.flags.fin"]):
                     f.server_fin = True
         elif r["udp.stream"]:
             sp, dp = int(r["udp.srcport"]), int(r["udp.dstport"])

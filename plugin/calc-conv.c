@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * calc-conv.c: conversations (calc-track.h): the state of each one, which
+ * side is the server, and what TCP showed of each direction (gaps,
+ * retransmitted data, a start mid-connection, a 4-tuple reused).
+ */
+#include <string.h>
+
+#include <epan/conversation.h>
+
+#include "calc-track.h"
+#include "packet-calc.h"
+
+/* Slots of the first pass's UDP conversation cache (calc_conv_find). */
+#define CALC_CONV_SLOTS 1024
+/* A TCP segment further than this from where its direction stands
+ * (behind or ahead) is taken for a new connection on the same 4-tuple
+ * whose SYN was not captured, not for a retransmission or a gap: both
+ * stay within a window, and a new connection's initial sequence number is
+ * random.  Independent of TCP's relative sequence numbers. */
+#define CALC_SEQ_WINDOW (1u << 24)
+
+/* Whether the port is calc's in the transport's port table (its
+ * preference, or Decode As). */
+static bool calc_port_is_ours(const packet_info *pinfo, uint32_t port)
+{
+  const char *name = pinfo->ptype == PT_TCP ? "tcp.port" : "udp.port";
+  dissector_handle_t h =
+      dissector_get_uint_handle(find_dissector_table(name), port);
+  return h && dissector_handle_get_protocol_index(h) == calc_track_proto();
+}
+
+/* Whether the n bytes at p start as a calc server's words: an ERR line
+ * (calcd greets a connection past its limit with ERR busy). */
+static bool calc_starts_as_reply(const uint8_t *p, size_t n)
+{
+  calc_reply_info ri;
+  calc_reply_parse((const char *)p, n, &ri);
+  return ri.is_error != 0;
+}
+
+/* The conversation's state; on first sight, decide which side serves:
+ * TCP's SYN when it was captured; else the only side whose port is
+ * calc's; else (both, heuristics, equal ports) the receiver of this
+ * first message, a guess (calc_conv.guess). */
+static calc_conv *calc_conv_get(packet_info *pinfo, bool heuristic,
+                                const uint8_t *p, size_t n)
+{
+  conversation_t *conv = find_or_create_conversation(pinfo);
+  calc_conv *cv =
+      (calc_conv *)conversation_get_proto_data(conv, calc_track_proto());
+  if (cv) return cv;
+
+  cv = wmem_new0(calc_track_pool(), calc_conv);
+  cv->first_frame = pinfo->num;
+  bool srv_is_src = false, known = false;
+  bool syn = false;
+  if (pinfo->ptype == PT_TCP) {
+    struct tcp_analysis *tcpd = get_tcp_conversation_data(conv, pinfo);
+    if (tcpd && tcpd->server_port && pinfo->srcport != pinfo->destport) {
+      srv_is_src = tcpd->server_port == pinfo->srcport;
+      known = syn = true;
+    }
+  }
+  if (!known && !heuristic && pinfo->srcport != pinfo->destport) {
+    bool src = calc_port_is_ours(pinfo, pinfo->srcport);
+    bool dst = calc_port_is_ours(pinfo, pinfo->destport);
+    if (src != dst) {
+      srv_is_src = src;
+      known = true;
+    }
+  }
+  if (!known) {
+    srv_is_src = calc_starts_as_reply(p, n);
+    cv->guess = CALC_GUESS_FIRST;
+  }
+  copy_address_wmem(calc_track_pool(), &cv->srv_addr,
+                    srv_is_src ? &pinfo->src : &pinfo->dst);
+  cv->srv_port = srv_is_src ? pinfo->srcport : pinfo->destport;
+  /* With the SYN, both directions start at a line's start. */
+  for (int d = 0; d < 2; d++) cv->tcp[d].boundary = syn;
+  conversation_add_proto_data(conv, calc_track_proto(), cv);
+  return cv;
+}
+
+/* The first pass's UDP conversation cache: the conversation's state by
+ * ports and addresses, in front of find_or_create_conversation().  TCP
+ * always takes the full lookup: a 4-tuple reused by a new connection is a
+ * new conversation (TCP's own per-connection identity). */
+typedef struct calc_conv_slot {
+  calc_conv *cv;
+  uint32_t ports;          /* srcport << 16 | destport, as filed */
+  uint8_t alen;
+  uint8_t src[16], dst[16];
+} calc_conv_slot;
+
+static calc_conv_slot calc_conv_cache[CALC_CONV_SLOTS];
+
+static bool calc_slot_is(const calc_conv_slot *c, uint32_t ports,
+                         const address *s, const address *d)
+{
+  return c->ports == ports && memcmp(c->src, s->data, c->alen) == 0 &&
+         memcmp(c->dst, d->data, c->alen) == 0;
+}
+
+void calc_conv_reset_cache(void)
+{
+  memset(calc_conv_cache, 0, sizeof calc_conv_cache);
+}
+
+calc_conv *calc_conv_find(packet_info *pinfo, bool heuristic,
+                          const uint8_t *p, size_t n)
+{
+  const address *s = &pinfo->src, *d = &pinfo->dst;
+  if (PINFO_FD_VISITED(pinfo) || pinfo->ptype != PT_UDP ||
+      s->type != d->type || s->len != d->len ||
+      (s->type != AT_IPv4 && s->type != AT_IPv6) || s->len > 16)
+    return calc_conv_get(pinfo, heuristic, p, n);
+
+  const uint8_t *sa = (const uint8_t *)s->data, *da = (const uint8_t *)d->data;
+  uint32_t h = (pinfo->srcport ^ pinfo->destport) * 2654435761u;
+  for (int i = 0; i < s->len; i++) h = (h ^ sa[i] ^ da[i]) * 16777619u;
+  calc_conv_slot *c = &calc_conv_cache[h % CALC_CONV_SLOTS];
+  uint32_t fwd = pinfo->srcport << 16 | pinfo->destport;
+  uint32_t rev = pinfo->destport << 16 | pinfo->srcport;
+  if (c->cv && c->alen == s->len &&
+      (calc_slot_is(c, fwd, s, d) || calc_slot_is(c, rev, d, s)))
+    return c->cv;
+
+  c->cv = calc_conv_get(pinfo, heuristic, p, n);
+  c->ports = fwd;
+  c->alen = (uint8_t)s->len;
+  memcpy(c->src, sa, s->len);
+  memcpy(c->dst, da, s->len);
+  return c->cv;
+}
+
+bool calc_to_server(const calc_conv *cv, const packet_info *pinfo)
+{
+  return pinfo->destport == cv->srv_port &&
+         addresses_equal(&pinfo->dst, &cv->srv_addr);
+}
+
+/* A new connection on the conversation's 4-tuple: what the old one left
+ * waiting is not answered on this one, and each direction starts afresh
+ * at a line's start (what came before it on this connection, if
+ * anything, was not captured: pairing starts uncertain). */
+static void calc_conv_restart(calc_conv *cv)
+{
+  cv->untagged.len = cv->tagged.len = 0;
+  cv->answered = NULL;
+  memset(cv->answered_tags, 0, sizeof cv->answered_tags);
+  cv->legacy = cv->legacy_rep = NULL;
+  memset(cv->tcp, 0, sizeof cv->tcp);
+  for (int d = 0; d < 2; d++) cv->tcp[d].boundary = true;
+  cv->unsync = true;
+}
+
+int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
+                      const struct tcpinfo *ti)
+{
+  calc_tcp_dir *d = &cv->tcp[dir];
+  if (!ti) return CALC_POS_NEW;
+  if (d->seen && d->frame == pinfo->num) return CALC_POS_NEW;
+  d->frame = pinfo->num;
+  if (!d->seen) {
+    d->seen = true;
+    d->next = ti->nxtseq;
+    if (d->boundary) return CALC_POS_NEW; /* after the SYN */
+    d->lost = true;                      /* a start mid-connection */
+    cv->unsync = true;
+    return CALC_POS_GAP;
+  }
+  int32_t ahead = (int32_t)(ti->seq - d->next);
+  uint32_t dist = ahead < 0 ? (uint32_t)-(int64_t)ahead : (uint32_t)ahead;
+  if (dist > CALC_SEQ_WINDOW) {
+    calc_conv_restart(cv);
+    d->seen = true;
+    d->frame = pinfo->num;
+    d->next = ti->nxtseq;
+    return CALC_POS_GAP;
+  }
+  if (ahead > 0) {
+    d->next = ti->nxtseq;
+    d->lost = !d->boundary;  /* a gap after a line's end loses no line */
+    cv->unsync = true;
+    return CALC_POS_GAP;
+  }
+  if (ahead < 0 && (int32_t)(ti->nxtseq - d->next) <= 0 &&
+      !ti->is_reassembled)
+    return CALC_POS_RESENT;
+  if ((int32_t)(ti->nxtseq - d->next) > 0) d->next = ti->nxtseq;
+  return CALC_POS_NEW;
+}

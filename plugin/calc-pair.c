@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * calc-pair.c: requests paired with their responses (calc-track.h): by
+ * tag, else in order; over UDP by the expected answer when replies are
+ * lost; after a gap in TCP (a lost segment, a cut frame, a start
+ * mid-connection) by tag or by an answer only one waiting request has,
+ * else in order but uncertain.  Also UDP retransmissions and duplicates,
+ * and the legacy bytes calcd joins (docs/PROTOCOL.md, "Legacy mode").
+ */
+#include <string.h>
+
+#include "calc-track.h"
+#include "packet-calc.h"
+
+/* Unanswered requests a response looks through (oldest first) for its
+ * tag or its answer, and a UDP request for the one it repeats.  Bounds
+ * the work per message when replies never come. */
+#define CALC_SCAN_MAX 256
+
+/* This file's own evaluation context (the legacy "unfinished" test). */
+static calc_ctx *calc_pair_ctx;
+
+/* A transaction whose legacy request grew by joined bytes. */
+typedef struct calc_join {
+  uint8_t info[CALC_INFO_MAX];
+  uint8_t info_len;        /* as calc_txn.info_len */
+  uint8_t exp[sizeof(uint64_t) + 32]; /* as calc_txn's expected bytes */
+  const uint8_t *bytes;    /* the joined request */
+  size_t n;
+} calc_join;
+
+static wmem_map_t *calc_joins; /* calc_txn * -> calc_join * */
+
+/* ---- transactions ---- */
+
+static size_t calc_txn_exp_size(const calc_txn *t)
+{
+  if (t->flags & CALC_TXN_INLINE) return (size_t)t->exp_len + 1;
+  return (t->flags & CALC_TXN_EXPECTED) ? sizeof(uint64_t) : 0;
+}
+
+static const calc_join *calc_join_of(const calc_txn *t)
+{
+  return (t->flags & CALC_TXN_JOINED)
+             ? (const calc_join *)wmem_map_lookup(calc_joins, t)
+             : NULL;
+}
+
+const uint8_t *calc_txn_info(const calc_txn *t, size_t *n, bool *cut)
+{
+  const calc_join *j = calc_join_of(t);
+  uint8_t len = j ? j->info_len : t->info_len;
+  *n = len & ~CALC_INFO_CUT;
+  *cut = (len & CALC_INFO_CUT) != 0;
+  return j ? j->info : t->bytes;
+}
+
+const uint8_t *calc_txn_joined(const calc_txn *t, size_t *n)
+{
+  const calc_join *j = calc_join_of(t);
+  if (!j) return NULL;
+  *n = j->n;
+  return j->bytes;
+}
+
+const uint8_t *calc_txn_exp_bytes(const calc_txn *t)
+{
+  const calc_join *j = calc_join_of(t);
+  return j ? j->exp : t->bytes + (t->info_len & ~CALC_INFO_CUT);
+}
+
+/* UDP: the request's and the first response's hashes. */
+static uint32_t *calc_txn_udp(calc_txn *t)
+{
+  return (uint32_t *)(void *)(t->bytes + (t->info_len & ~CALC_INFO_CUT) +
+                              calc_txn_exp_size(t));
+}
+
+static uint32_t calc_hash32(const uint8_t *p, size_t n)
+{
+  return (uint32_t)calc_verify_hash(p, n);
+}
+
+static uint8_t calc_info_len(size_t n)
+{
+  return n > CALC_INFO_MAX ? (uint8_t)(CALC_INFO_MAX | CALC_INFO_CUT)
+                           : (uint8_t)n;
+}
+
+/* ---- queues of unanswered requests ---- */
+
+static void calc_queue_push(calc_queue *q, calc_txn *t)
+{
+  if (q->head + q->len == q->cap) {
+    if (q->head > 0) {
+      memmove(q->v, q->v + q->head, q->len * sizeof *q->v);
+      q->head = 0;
+    }
+    if (q->len == q->cap) {
+      q->cap = q->cap ? q->cap * 2 : 4;
+      q->v = (calc_txn **)wmem_realloc(calc_track_pool(), q->v,
+                                       q->cap * sizeof *q->v);
+    }
+  }
+  q->v[q->head + q->len++] = t;
+}
+
+static calc_txn *calc_queue_at(const calc_queue *q, uint32_t i)
+{
+  return i < q->len ? q->v[q->head + i] : NULL;
+}
+
+/* Remove the i-th; with older, those before it too: a server answers in
+ * order, so those will not be answered any more. */
+static void calc_queue_take(calc_queue *q, uint32_t i, bool older)
+{
+  if (older || i == 0) {
+    q->head += i + 1;
+    q->len -= i + 1;
+  } else {
+    memmove(q->v + q->head + i, q->v + q->head + i + 1,
+            (q->len - i - 1) * sizeof *q->v);
+    q->len--;
+  }
+  if (q->len == 0) q->head = 0;
+}
+
+/* ---- legacy requests (TCP without LF) ---- */
+
+/* Whether n bytes at p end unfinished, as calcd tells (lib's rule). */
+static bool calc_unfinished(const uint8_t *p, size_t n)
+{
+  return calc_pair_ctx &&
+         calc_request_unfinished(calc_pair_ctx, (const char *)p, n);
+}
+
+static void calc_buf_set(uint8_t **buf, uint32_t *len, uint32_t *cap,
+                         const uint8_t *p, size_t n, bool append)
+{
+  uint32_t at = append ? *len : 0;
+  uint32_t need = at + (uint32_t)n;
+  if (need > *cap) {
+    *cap = MAX(need, MAX(64, *cap * 2));
+    *buf = (uint8_t *)wmem_realloc(calc_track_pool(), *buf, *cap);
+  }
+  memcpy(*buf + at, p, n);
+  *len = need;
+}
+
+/* Remember t, a new legacy request of n bytes at p, as calcd's buffer. */
+static void calc_legacy_open(packet_info *pinfo, calc_conv *cv, calc_txn *t,
+                             const uint8_t *p, size_t n)
+{
+  calc_buf_set(&cv->legacy_buf, &cv->legacy_len, &cv->legacy_cap, p, n,
+               false);
+  cv->legacy = t;
+  cv->legacy_last = pinfo->abs_ts;
+  cv->legacy_unfinished = calc_unfinished(p, n);
+}
+
+/* Whether calcd still holds the last legacy request when these bytes come:
+ * unanswered, and its last bytes came less than CALC_LEGACY_QUIET_MS ago
+ * (CALC_LEGACY_INCOMPLETE_MS while they end unfinished). */
+static bool calc_legacy_joins(const calc_conv *cv, const packet_info *pinfo)
+{
+  if (!cv->legacy || cv->legacy->rep_frame) return false;
+  nstime_t d;
+  nstime_delta(&d, &pinfo->abs_ts, &cv->legacy_last);
+  int64_t ms = (int64_t)d.secs * 1000 + d.nsecs / 1000000;
+  return ms >= 0 && ms < (cv->legacy_unfinished ? CALC_LEGACY_INCOMPLETE_MS
+                                                : CALC_LEGACY_QUIET_MS);
+}
+
+/* Join n bytes at p to the held legacy request: the core answers the
+ * joined bytes, and this message's record points at that request. */
+static calc_rec calc_legacy_join(packet_info *pinfo, calc_conv *cv,
+                                 const uint8_t *p, size_t n, bool verify)
+{
+  calc_txn *t = cv->legacy;
+  calc_buf_set(&cv->legacy_buf, &cv->legacy_len, &cv->legacy_cap, p, n,
+               true);
+  uint32_t len = cv->legacy_len;
+  cv->legacy_last = pinfo->abs_ts;
+  cv->legacy_unfinished = calc_unfinished(cv->legacy_buf, len);
+
+  calc_req_view v;
+  memset(&v, 0, sizeof v);
+  v.too_long = len > CALC_MAX_REQUEST_LEN;
+  v.rq.expr = (const char *)cv->legacy_buf;
+  v.rq.expr_len = len;
+  if (!v.too_long) calc_request_split((const char *)cv->legacy_buf, len, &v.rq);
+  calc_join *j = (calc_join *)wmem_map_lookup(calc_joins, t);
+  if (!j) {
+    j = wmem_new0(calc_track_pool(), calc_join);
+    wmem_map_insert(calc_joins, t, j);
+  }
+  size_t info_len = calc_trim((const uint8_t *)v.rq.expr, v.rq.expr_len);
+  j->info_len = calc_info_len(info_len);
+  memcpy(j->info, v.rq.expr, j->info_len & ~CALC_INFO_CUT);
+  j->bytes = (const uint8_t *)wmem_memdup(calc_track_pool(), cv->legacy_buf,
+                                          len);
+  j->n = len;
+  t->flags |= CALC_TXN_JOINED;
+  t->flags &= (uint8_t)~(CALC_TXN_EXPECTED | CALC_TXN_INLINE);
+  calc_expect e;
+  if (verify && calc_verify_expect(&v, (const char *)cv->legacy_buf, len,
+                                   false, &e)) {
+    if (e.len + 1 > sizeof j->exp) e.text = NULL;
+    calc_expect k = e;
+    if (!e.text) k.len = SIZE_MAX; /* too long to keep inline: the hash */
+    calc_verify_keep(t, j->exp, e.text ? &e : &k);
+    t->exp_len = (uint16_t)e.len;
+  }
+  t->req_n = (uint16_t)MIN(len, G_MAXUINT16);
+
+  calc_msg *m = calc_rec_new(t, t->req_frame);
+  m->joined = 1;
+  return calc_rec_of_msg(m);
+}
+
+/* ---- requests ---- */
+
+calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
+                            const calc_req_view *v, const uint8_t *p,
+                            size_t n, bool udp, bool legacy, bool verify,
+                            bool cut)
+{
+  if (legacy && !cut && calc_legacy_joins(cv, pinfo))
+    return calc_legacy_join(pinfo, cv, p, n, verify);
+  if (v->empty && !cut) /* not answered: not a transaction */
+    return calc_rec_of_msg(calc_rec_new(NULL, 0));
+  bool tagged = v->rq.has_tag && !cut;
+  calc_queue *q = tagged ? &cv->tagged : &cv->untagged;
+  uint32_t req_hash = udp ? calc_hash32(p, n) : 0;
+
+  /* Over UDP the same bytes again, while unanswered, are a retransmission
+   * (over TCP, a repeated line is a new request).  A tag still unanswered
+   * is reused. */
+  bool reused = false;
+  if (!cut && (udp || tagged)) {
+    for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++) {
+      calc_txn *t = calc_queue_at(q, i);
+      if (tagged && t->tag != v->rq.tag) continue;
+      if (udp && t->req_n == n && calc_txn_udp(t)[0] == req_hash) {
+        if (t->nreq < G_MAXUINT8) t->nreq++;
+        return calc_rec_of_msg(calc_rec_new(t, t->req_frame));
+      }
+      reused = tagged;
+    }
+  }
+
+  calc_expect e;
+  bool expect = verify && !cut &&
+                calc_verify_expect(v, (const char *)p, n, udp, &e);
+  size_t info_len = calc_trim((const uint8_t *)v->rq.expr,
+                              cut ? v->rq.expr_len : v->shown);
+  uint8_t il = calc_info_len(info_len);
+  size_t kept = expect ? calc_verify_kept(&e) : 0;
+  calc_txn *t = (calc_txn *)wmem_alloc0(calc_track_pool(), sizeof *t +
+      (il & ~CALC_INFO_CUT) + kept + (udp ? 2 * sizeof(uint32_t) : 0));
+  memcpy(t->bytes, v->rq.expr, il & ~CALC_INFO_CUT);
+  t->info_len = il;
+  if (expect)
+    calc_verify_keep(t, t->bytes + (il & ~CALC_INFO_CUT), &e);
+  else if (verify && !cut && e.budget)
+    t->flags |= CALC_TXN_BUDGET;
+  if (udp) calc_txn_udp(t)[0] = req_hash;
+  t->req_n = (uint16_t)MIN(n, G_MAXUINT16);
+  t->req_ns = (int64_t)pinfo->abs_ts.secs * 1000000000 + pinfo->abs_ts.nsecs;
+  t->req_frame = pinfo->num;
+  t->tag = tagged ? v->rq.tag : 0;
+  if (tagged) t->flags |= CALC_TXN_TAG;
+  if (cut) t->flags |= CALC_TXN_CUT;
+  if (reused) t->flags |= CALC_TXN_TAG_REUSED;
+  t->nreq = 1;
+  if (!expect) t->classes = (uint8_t)(v->parsed ? v->classes : 0);
+  calc_queue_push(q, t);
+  if (legacy && !cut) calc_legacy_open(pinfo, cv, t, p, n);
+  return calc_rec_of_req(t);
+}
+
+/* ---- responses ---- */
+
+/* Whether the oldest waiting untagged request, else the oldest tagged one
+ * (a server that ignores tags), is what an untagged response answers. */
+static calc_queue *calc_order_queue(calc_conv *cv)
+{
+  return cv->untagged.len ? &cv->untagged : &cv->tagged;
+}
+
+/* After a gap: the one waiting request whose answer the response is;
+ * false when none or more than one is. */
+static bool calc_resync(calc_conv *cv, const calc_reply_info *ri,
+                        calc_queue **qp, uint32_t *ip)
+{
+  int found = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    calc_queue *q = pass ? &cv->tagged : &cv->untagged;
+    for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++)
+      if (calc_verify_verdict(calc_queue_at(q, i), ri) == CALC_VERDICT_MATCH) {
+        if (found++) return false;
+        *qp = q;
+        *ip = i;
+      }
+  }
+  return found == 1;
+}
+
+/* Whether every waiting request (as far as a response looks) has its
+ * answer computed, so that a response matching none of them answers
+ * none of them. */
+static bool calc_order_checkable(const calc_conv *cv)
+{
+  for (int pass = 0; pass < 2; pass++) {
+    const calc_queue *q = pass ? &cv->tagged : &cv->untagged;
+    for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++)
+      if (!(calc_queue_at(q, i)->flags & CALC_TXN_EXPECTED)) return false;
+  }
+  return cv->untagged.len + cv->tagged.len > 0;
+}
+
+bool calc_track_reply_is_whole(const calc_conv *cv, const uint8_t *p,
+                               size_t n)
+{
+  calc_reply_info ri;
+  if (calc_reply_parse((const char *)p, n, &ri) != 0) return false;
+  calc_queue *q = calc_order_queue((calc_conv *)cv);
+  calc_txn *t = calc_queue_at(q, 0);
+  return t && calc_verify_verdict(t, &ri) == CALC_VERDICT_MATCH;
+}
+
+/* The rest of a legacy reply: joined to the last one, which is judged
+ * again on the joined bytes. */
+static calc_rec calc_reply_join(calc_conv *cv, const uint8_t *p, size_t n,
+                                bool whole)
+{
+  calc_txn *t = cv->legacy_rep;
+  calc_buf_set(&cv->legacy_rep_buf, &cv->legacy_rep_len,
+               &cv->legacy_rep_cap, p, n, true);
+  calc_reply_info ri;
+  calc_reply_parse((const char *)cv->legacy_rep_buf, cv->legacy_rep_len, &ri);
+  if (whole) t->verdict = calc_verify_verdict(t, &ri);
+  calc_msg *m = calc_rec_new(t, t->rep_frame);
+  m->joined = 1;
+  m->verdict = t->verdict;
+  return calc_rec_of_msg(m);
+}
+
+calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
+                             const calc_reply_info *ri, const uint8_t *p,
+                             size_t n, bool udp, bool whole, bool cut,
+                             bool legacy)
+{
+  uint32_t hash = udp ? calc_hash32(p, n) : 0;
+  calc_queue *q = NULL;
+  uint32_t at = 0;
+  calc_txn *t = NULL, *last = NULL;
+  bool dup = false, tagless = false, uncertain = false, older = false;
+  /* older: the requests before t will not be answered any more */
+
+  /* A reply cut by the capture is matched by nothing: its tag, if any,
+   * may be what was cut.  What follows may be out of step. */
+  if (cut) {
+    cv->unsync = true;
+    calc_msg *m = calc_rec_new(NULL, 0);
+    m->cut = 1;
+    return calc_rec_of_msg(m);
+  }
+
+  /* The original server's reply in two segments: nothing waits for an
+   * answer, so these bytes continue the last one. */
+  if (legacy && !cut && cv->legacy_rep && !cv->untagged.len &&
+      !cv->tagged.len)
+    return calc_reply_join(cv, p, n, whole);
+
+  if (ri->has_tag && !cut) {
+    q = &cv->tagged;
+    for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++)
+      if (calc_queue_at(q, i)->tag == ri->tag) {
+        t = calc_queue_at(q, i);
+        at = i;
+        break;
+      }
+    for (uint32_t i = 0; !t && i < CALC_ANSWERED_TAGS; i++) {
+      calc_txn *a = cv->answered_tags[(cv->answered_next - 1 - i) %
+                                      CALC_ANSWERED_TAGS];
+      if (a && a->tag == ri->tag) {
+        last = a;
+        dup = true;
+        break;
+      }
+    }
+  } else {
+    /* Untagged: an untagged request, or else, from a server that ignores
+     * tags (the original programs read them as comments), a tagged one;
+     * over UDP, and after a gap, the one whose answer the response is. */
+    last = cv->answered;
+    dup = udp && last && last->nrep < last->nreq &&
+          calc_txn_udp(last)[1] == hash;
+    if (!dup && !cut && udp) {
+      for (int pass = 0; !t && pass < 2; pass++) {
+        calc_queue *c = pass ? &cv->tagged : &cv->untagged;
+        for (uint32_t i = 0; i < c->len && i < CALC_SCAN_MAX; i++) {
+          uint8_t vd = calc_verify_verdict(calc_queue_at(c, i), ri);
+          if (vd == CALC_VERDICT_MATCH || vd == CALC_VERDICT_REFUSED) {
+            q = c;
+            at = i;
+            t = calc_queue_at(c, i);
+            break;
+          }
+        }
+      }
+    } else if (!dup && cv->unsync && calc_resync(cv, ri, &q, &at)) {
+      t = calc_queue_at(q, at);
+      cv->unsync = false;
+    } else if (!dup && cv->unsync && calc_order_checkable(cv)) {
+      /* After a gap, an answer no waiting request has answers one the
+       * capture does not show. */
+      calc_msg *m = calc_rec_new(NULL, 0);
+      m->unseen = 1;
+      return calc_rec_of_msg(m);
+    }
+    if (!dup && !t) {
+      q = calc_order_queue(cv);
+      at = 0;
+      if (udp && last && calc_txn_udp(last)[1] == hash)
+        dup = true;             /* the network duplicated the answer */
+      else
+        t = calc_queue_at(q, 0); /* in order (a wrong answer is flagged) */
+      uncertain = t && (cv->unsync || cut || (t->flags & CALC_TXN_CUT));
+    }
+    tagless = t && q == &cv->tagged;
+    older = t && q == &cv->untagged; /* answered in order */
+  }
+
+  if (t) {
+    calc_queue_take(q, at, older);
+    t->rep_frame = pinfo->num;
+    t->nrep = 1;
+    if (udp) calc_txn_udp(t)[1] = hash;
+    if (ri->has_tag && !cut)
+      cv->answered_tags[cv->answered_next++ % CALC_ANSWERED_TAGS] = t;
+    else
+      cv->answered = t;
+    uint8_t vd = whole && !uncertain && !cut ? calc_verify_verdict(t, ri)
+                                              : CALC_VERDICT_NONE;
+    if (legacy && !cut) {
+      /* It may continue in the next segment: judged then. */
+      if (vd == CALC_VERDICT_MISMATCH && calc_verify_may_continue(t, ri))
+        vd = CALC_VERDICT_NONE;
+      cv->legacy_rep = t;
+      calc_buf_set(&cv->legacy_rep_buf, &cv->legacy_rep_len,
+                   &cv->legacy_rep_cap, p, n, false);
+    } else {
+      cv->legacy_rep = NULL;
+    }
+    if (uncertain) t->flags |= CALC_TXN_UNCERTAIN;
+    if (tagless || cut) {
+      calc_msg *m = calc_rec_new(t, 0);
+      m->tagless = tagless;
+      m->cut = cut;
+      m->uncertain = uncertain;
+      m->verdict = t->verdict = vd;
+      return calc_rec_of_msg(m);
+    }
+    t->verdict = vd;
+    return calc_rec_of_rep(t);
+  }
+  if (!dup) {
+    calc_msg *m = calc_rec_new(NULL, 0);
+    m->unseen = cv->unsync || cut;
+    m->cut = cut;
+    return calc_rec_of_msg(m);
+  }
+  if (last->nrep < G_MAXUINT8) last->nrep++;
+  calc_msg *m = calc_rec_new(last, last->rep_frame);
+  if (whole && !cut) m->verdict = calc_verify_verdict(last, ri);
+  return calc_rec_of_msg(m);
+}
+
+void calc_pair_init(void)
+{
+  if (!calc_pair_ctx) calc_pair_ctx = calc_ctx_new(NULL);
+  calc_joins = wmem_map_new(calc_track_pool(), g_direct_hash, g_direct_equal);
+}
+
+void calc_pair_cleanup(void)
+{
+  calc_ctx_free(calc_pair_ctx);
+  calc_pair_ctx = NULL;
+  calc_joins = NULL;
+}

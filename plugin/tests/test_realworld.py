@@ -1,0 +1,509 @@
+# SPDX-License-Identifier: MIT
+"""The dissector on captures as people take them (issue #10): cut frames,
+replies spanning segments, lost and out-of-order segments, a start
+mid-connection, a reused 4-tuple, ICMP errors, direction, other protocols
+on calc's ports, legacy pieces, expert groups.  Each shape one pass and two
+passes, with exact fields: what the capture cannot show is said (a Note),
+never blamed on the server."""
+
+import struct
+
+import pytest
+
+from conftest import C4, S4, Capture, where
+from calcpcap import ip_packet, udp_l4
+
+PASSES = pytest.mark.parametrize("two", [False, True], ids=["1pass", "2pass"])
+# Expert infos that blame the server or the bytes: none of them may come
+# from what the capture could not show.
+BLAME = ["calc.mismatch", "calc.no_request", "calc.malformed_request",
+         "calc.malformed_response", "calc.amplification",
+         "calc.error_reply.unknown", "calc.retransmission"]
+SEG = "[TCP segment of a reassembled PDU]"
+
+
+def other(ep, port):
+    return (ep[0], port)
+
+
+def no_blame(t, rows=None):
+    for n in BLAME:
+        assert where(t, n) == [], n
+
+
+def fwd(two, v):
+    """A forward link (calc.response_in) is known in the second pass."""
+    return v if two else ""
+
+
+# ---- 1. cut frames -------------------------------------------------------
+
+@PASSES
+def test_cut_udp_frames(tshark, cap, capture, two):
+    # Ethernet 14 + IPv4 20 + UDP 8 = 42 bytes before the payload.
+    cap.udp(C4, S4, b"10/3 #12345", snaplen=42 + 6)     # tag cut
+    cap.udp(S4, C4, b"3.3333333333333335 #12345", snaplen=42 + 10)
+    cap.udp(C4, S4, b"2**200")
+    cap.udp(S4, C4, b"ERR zero-division: division by zero", snaplen=42 + 16)
+    cap.udp(C4, S4, b"2*3 #7")
+    cap.udp(S4, C4, b"6 #7")
+    names = ["calc.expression", "calc.result", "calc.error.kind", "calc.tag",
+             "calc.response_to", "calc.response_in", "calc.verified",
+             "calc.cut", "calc.udp_bound", "_ws.col.Info"] + BLAME
+    t = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(t)
+    assert [[r[n] for n in names[:10]] for r in t] == [
+        ["10/3 #", "", "", "", "", "", "", "1", "",
+         "Request 10/3 #\u2026[Packet size limited during capture]"],
+        ["", "3.33333333", "", "", "", "", "", "1", "",
+         "Response 3.33333333\u2026[Packet size limited during capture]"],
+        ["2**200", "", "", "", "", "", "", "", "", "Request 2**200"],
+        ["", "", "ERR zero-divisio".split()[1], "", "", "", "", "1", "",
+         "Response ERR zero-divisio\u2026"
+         "[Packet size limited during capture]"],
+        ["2*3", "", "", "7", "", fwd(two, "6"), "", "", "", "Request 2*3 #7"],
+        ["", "6", "", "7", "5", "", "1", "", "32", "Response 6 #7 (2*3)"],
+    ]
+    # A cut message is no error kind of its own either.
+    assert where(t, "calc.error_reply.unknown") == []
+
+
+@PASSES
+def test_cut_tcp_segment(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4)
+    t.send(b"1+1\n")
+    t.send(b"2\n", from_client=False)
+    t.send(b"7*7\n10/3 #12345\n", snaplen=54 + 10)    # the second line cut
+    t.send(b"49\n3.3333333333333335 #12345\n", from_client=False,
+           snaplen=54 + 8)
+    t.send(b"2*3\n")
+    t.send(b"6\n", from_client=False)
+    names = ["calc.framing", "calc.expression", "calc.result",
+             "calc.response_to", "calc.verified", "calc.cut",
+             "calc.uncertain", "calc.unseen_request", "_ws.col.Info"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    assert [[r[n] for n in names[:9]] for r in tb[3:]] == [
+        ["2", "1+1", "", "", "", "", "", "", "Request 1+1"],
+        ["2", "", "2", "4", "1", "", "", "", "Response 2 (1+1)"],
+        ["2|4", "7*7|10/3 #", "", "", "", "1", "", "",
+         "Request 7*7, Request 10/3 #\u2026"
+         "[Packet size limited during capture]"],
+        ["2|4", "", "49|3.333", "6", "1", "1", "", "",
+         "Response 49 (7*7), Response 3.333\u2026"
+         "[Packet size limited during capture]"],
+        ["2", "2*3", "", "", "", "", "", "", "Request 2*3"],
+        # After the cut, pairing finds its step by the answer.
+        ["2", "", "6", "8", "1", "", "", "", "Response 6 (2*3)"],
+    ]
+
+
+# ---- 2. a first reply spanning segments -----------------------------------
+
+@PASSES
+def test_first_reply_split_by_sender(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4)
+    t.send(b"24689+1\n")
+    t.send(b"246", from_client=False)
+    t.send(b"90\n", from_client=False)
+    t.send(b"2**5000\n")
+    big = str(2 ** 5000).encode() + b"\n"
+    t.send(big[:1448], from_client=False)
+    t.send(big[1448:], from_client=False)
+    names = ["calc.framing", "calc.result", "calc.response_to",
+             "calc.verified", "_ws.col.Info"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    rows = [[r[n] for n in names[:4]] for r in tb[3:]]
+    assert rows == [
+        ["2", "", "", ""],
+        ["", "", "", ""],
+        ["2", "24690", "4", "1"],
+        ["2", "", "", ""],
+        ["", "", "", ""],
+        ["2", str(2 ** 5000), "7", "1"],
+    ]
+    assert tb[4]["_ws.col.Info"].endswith(SEG)
+
+
+@PASSES
+def test_legacy_reply_in_two_segments(tshark, cap, capture, two):
+    # The original client and server: no LF either way; the reply cut in
+    # two by the network joins, as calcd's quiet time joins requests.
+    t = cap.tcp(C4, S4)
+    t.send(b"24689+1")
+    t.send(b"246", from_client=False)
+    t.send(b"90", from_client=False)
+    t.send(b"15*15", wait=0.1)
+    t.send(b"225", from_client=False)
+    names = ["calc.framing", "calc.result", "calc.response_to",
+             "calc.joined_to", "calc.verified", "_ws.col.Info"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    assert [[r[n] for n in names[:6]] for r in tb[3:]] == [
+        ["3", "", "", "", "", "Request 24689+1"],
+        # One pass: 246 may continue (no verdict yet); two: joined, verified.
+        ["3", "246", "4", "", fwd(two, "1"), "Response 246 (24689+1)"],
+        ["3", "90", "4", "5", "1", "Response 90 (24689+1)"],
+        ["3", "", "", "", "", "Request 15*15"],
+        ["3", "225", "7", "", "1", "Response 225 (15*15)"],
+    ]
+
+
+# ---- 3. lost and out-of-order segments ------------------------------------
+
+@PASSES
+def test_lost_segments_resync(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4)
+    t.send(b"1+1\n")
+    t.send(b"2\n", from_client=False)
+    t.lose(b"2+2\n")                    # never captured
+    t.send(b"3+3\n")
+    t.send(b"4\n6\n", from_client=False)
+    t.send(b"12")
+    t.lose(b"3*4\n5+")                  # a gap inside lines
+    t.send(b"5\n7*7\n")
+    t.send(b"492\n10\n49\n", from_client=False)
+    t.send(b"8*8\n")
+    t.lose(b"64\n", from_client=False)  # a reply lost
+    t.send(b"9*9\n")
+    t.send(b"81\n", from_client=False)
+    names = ["calc.framing", "calc.expression", "calc.result",
+             "calc.response_to", "calc.response_in", "calc.verified",
+             "calc.unseen_request", "calc.uncertain", "calc.no_response"] \
+        + BLAME
+    tb = tshark.table(capture(cap), names, "-o", "calc.desegment:FALSE",
+                      two_pass=two)
+    no_blame(tb)
+    assert [[r[n] for n in names[:8]] for r in tb[3:]] == [
+        ["2", "1+1", "", "", fwd(two, "5"), "", "", ""],
+        ["2", "", "2", "4", "", "1", "", ""],
+        ["2", "3+3", "", "", fwd(two, "7"), "", "", ""],
+        # 4 answers the lost 2+2: said so; 6 finds its request again.
+        ["2|2", "", "4|6", "6", "", "1", "1", ""],
+        # 12 is the start of 123*4, cut by the gap: its answer pairs by
+        # order, uncertain; 10 answers 5+5, of which only the end was seen.
+        ["4", "12", "", "", fwd(two, "10"), "", "", ""],
+        ["5|2", "7*7", "", "", fwd(two, "10"), "", "", ""],
+        ["2|2|2", "", "492|10|49", "8|9", "", "1", "1", "1"],
+        ["2", "8*8", "", "", "", "", "", ""],
+        ["2", "9*9", "", "", fwd(two, "13"), "", "", ""],
+        ["2", "", "81", "12", "", "1", "", ""],
+    ]
+
+
+@PASSES
+def test_out_of_order_segment(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4)
+    t.send(b"1+1\n")
+    t.send(b"2\n", from_client=False)
+    t.lose(b"2+2\n")
+    t.send(b"3+3\n")                    # comes first
+    t.send_at(b"2+2\n", back=8)         # then the late one
+    t.send(b"4\n6\n", from_client=False)
+    names = ["calc.expression", "calc.result", "calc.response_to",
+             "calc.verified"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    # TCP keeps the out-of-order segment from dissectors: 2+2 is not seen,
+    # and its answer is said to answer what the capture does not show.
+    rows = [[r[n] for n in names[:4]] for r in tb[3:]]
+    assert rows[0] == ["1+1", "", "", ""]
+    assert rows[1] == ["", "2", "4", "1"]
+    assert rows[2] == ["3+3", "", "", ""]
+    assert rows[-1] == ["", "4|6", "6", "1"]
+
+
+# ---- 4. a capture that starts mid-connection ------------------------------
+
+@PASSES
+def test_capture_starts_mid_connection(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4, handshake=False)
+    t.send(b"+2\n3*3\n")                # the tail of "40+2"
+    t.send(b"42\n9\n", from_client=False)
+    t.send(b"5-1\n")
+    t.send(b"4\n", from_client=False)
+    names = ["calc.framing", "calc.expression", "calc.result",
+             "calc.response_to", "calc.verified", "calc.unseen_request",
+             "_ws.col.Info", "_ws.expert.group"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    assert [[r[n] for n in names[:7]] for r in tb] == [
+        ["5|2", "3*3", "", "", "", "", "Rest of a line, Request 3*3"],
+        # Each direction starts with the rest of a line.
+        ["5|2", "", "9", "1", "1", "", "Rest of a line, Response 9 (3*3)"],
+        ["2", "5-1", "", "", "", "", "Request 5-1"],
+        ["2", "", "4", "3", "1", "", "Response 4 (5-1)"],
+    ]
+    assert "Malformed" not in "".join(r["_ws.expert.group"] for r in tb)
+
+
+# ---- 5. a 4-tuple reused by a connection whose SYN was not captured -------
+
+@PASSES
+@pytest.mark.parametrize("relative", ["TRUE", "FALSE"])
+def test_reused_four_tuple(tshark, cap, capture, two, relative):
+    t = cap.tcp(C4, S4)
+    t.send(b"1+1\n")
+    t.send(b"2\n", from_client=False)
+    t.close()
+    t = cap.tcp(C4, S4, handshake=False)
+    t.seq = [3000000000, 700000000]     # the new connection's numbers
+    t.send(b"2+2\n")
+    t.send(b"4\n", from_client=False)
+    names = ["calc.expression", "calc.result", "calc.response_to",
+             "calc.verified", "calc.unseen_request"] + BLAME
+    path = capture(cap)
+    rel = ("-o", "tcp.relative_sequence_numbers:" + relative)
+    # TCP itself takes the new request for a spurious retransmission and
+    # keeps it from dissectors: its answer answers what is not shown.
+    tb = tshark.table(path, names, *rel, two_pass=two)
+    no_blame(tb)
+    assert where(tb, "calc.unseen_request") == [10]
+    # Passed on, it is a new connection's request, not TCP data seen before.
+    tb = tshark.table(path, names, *rel, "-o",
+                      "tcp.no_subdissector_on_error:FALSE", "-o",
+                      "tcp.desegment_tcp_streams:FALSE", two_pass=two)
+    no_blame(tb)
+    assert [[r[n] for n in names[:4]] for r in tb if r["calc.expression"] or
+            r["calc.result"]] == [
+        ["1+1", "", "", ""], ["", "2", "4", "1"],
+        ["2+2", "", "", ""], ["", "4", "9", "1"]]
+
+
+# ---- 6. ICMP errors quoting calc packets ----------------------------------
+
+@PASSES
+def test_icmp_quoted_request_is_not_tracked(tshark, cap, capture, two):
+    cap.udp(C4, S4, b"15*15")
+    cap.icmp_unreachable(S4[0], ip_packet(C4[0], S4[0], 17,
+                                          udp_l4(C4, S4, b"15*15")))
+    cap.udp(C4, S4, b"2+2")
+    cap.udp(S4, C4, b"4")
+    path = capture(cap)
+    names = ["calc.expression", "calc.response_to", "calc.response_in",
+             "calc.retransmission_of", "calc.no_response"] + BLAME
+    tb = tshark.table(path, names, two_pass=two)
+    no_blame(tb)
+    assert [[r[n] for n in names[:4]] for r in tb] == [
+        ["15*15", "", "", ""],
+        ["15*15", "", "", ""],           # decoded, not a retransmission
+        ["2+2", "", fwd(two, "4"), ""],
+        ["", "3", "", ""]]
+    out = tshark.run("-r", path, "-q", "-z", "calc,tree")
+    assert [l.split()[:3] for l in out.splitlines()
+            if l.startswith("Requests by operator class")] == \
+        [["Requests", "by", "operator"]]
+    line = [l for l in out.splitlines()
+            if l.startswith("Requests by operator class")][0]
+    assert line.split()[4] == "2"       # 15*15 and 2+2, not the quote
+    assert "Retransmitted requests         0" in out or \
+        [l.split()[2] for l in out.splitlines()
+         if l.startswith("Retransmitted requests")] == ["0"]
+
+
+# ---- 7. direction ---------------------------------------------------------
+
+@PASSES
+def test_client_on_a_calc_port(tshark, cap, capture, two):
+    cli, srv = ("192.0.2.1", 4000), ("192.0.2.2", 4001)
+    t = cap.tcp(cli, srv)                # the SYN says who serves
+    t.send(b"1+2\n")
+    t.send(b"3\n", from_client=False)
+    cap.udp(cli, srv, b"5-1")            # UDP: a guess, said so
+    cap.udp(srv, cli, b"4")
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "calc.server_guess", "_ws.expert.message"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    assert [[r[n] for n in names[:4]] for r in tb[3:]] == [
+        ["1", "", "", ""], ["2", "4", "1", ""],
+        ["1", "", "", "1"], ["2", "6", "1", ""]]
+    assert tb[5]["_ws.expert.message"] == (
+        "Server side guessed: no SYN captured and both ports are calc's; "
+        "taken as this message's receiver (port 4001)")
+
+
+# ---- 8. other protocols on calc's ports -----------------------------------
+
+ICQ_V5 = (struct.pack("<HIIIHHHI", 5, 0, 12345678, 0x1234, 0x3e8, 1, 0, 0)
+          + b"\x00" * 8)
+OPSI = bytes.fromhex("0101010000080001")   # header only: 8 bytes
+
+
+@PASSES
+def test_other_protocols_are_given_up(tshark, cap, capture, two):
+    cap.udp(C4, S4, ICQ_V5)                          # ICQ on UDP 4000
+    t = cap.tcp(C4, other(S4, 4002))                 # OPSI on TCP 4002
+    t.send(OPSI)
+    t = cap.tcp(other(C4, 40002), other(S4, 4001))   # HTTP on TCP 4001
+    t.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    t.send(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+           from_client=False)
+    cap.udp(other(C4, 40003), S4, b"hello there")    # plain text, and
+    cap.udp(S4, other(C4, 40003), b"general kenobi")  # not a calc reply
+    cap.udp(other(C4, 40004), S4, b"15*15")           # calc still is
+    cap.udp(S4, other(C4, 40004), b"225")
+    cap.udp(other(C4, 40005), S4, b"what?")           # garbage, answered
+    cap.udp(S4, other(C4, 40005), b"ERR unsupported")  # within UDP's bound
+    path = capture(cap)
+    rows = tshark.fields(path, ["frame.protocols", "calc.type"],
+                         two_pass=two)
+    # The first pass meets ICQ and OPSI in calc (which hands them over),
+    # the second in their own conversation's dissector.
+    assert rows[0][0].endswith("udp:icq" if two else "udp:calc:icq")
+    assert rows[0][1] == ""
+    assert rows[4][0].endswith("tcp:opsi" if two else "tcp:calc:opsi")
+    assert rows[4][1] == ""
+    assert all(":calc" not in r[0] for r in rows[5:10])
+    assert rows[8][0].endswith(":http") and rows[9][0].endswith(":http")
+    assert rows[10][1] == ("" if two else "1")        # judged at the reply
+    assert rows[11][1] == ""
+    assert [r[1] for r in rows[12:]] == ["1", "2", "1", "2"]
+    assert tshark.fields(path, ["calc.type"], "-Y", "calc.mismatch || "
+                         "calc.malformed_response || calc.malformed_request",
+                         two_pass=two) == []
+    # Without calc, ICQ and OPSI decode as they do without the plugin.
+    rows = tshark.fields(path, ["frame.protocols"], "--disable-protocol",
+                         "calc", two_pass=two)
+    assert "icq" in rows[0][0] and rows[4][0].endswith(":opsi")
+
+
+# ---- 9. the legacy request in two pieces ----------------------------------
+
+@PASSES
+def test_legacy_pieces_carry_no_warning(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4)
+    t.send(b"2*")
+    t.send(b"5", wait=0.1)
+    t.send(b"10", from_client=False, wait=0.02)
+    names = ["calc.expression", "calc.joined_to", "calc.response_to",
+             "calc.verified", "_ws.expert.severity"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    assert [[r[n] for n in names[:4]] for r in tb[3:]] == [
+        ["2*", "", "", ""], ["5", "4", "", ""], ["", "", "4", "1"]]
+    # Notes only (the join): no warning on either piece.
+    sev = [s for r in tb for s in r["_ws.expert.severity"].split("|") if s]
+    assert all(int(s) < 0x00600000 for s in sev), sev
+
+
+# ---- 10, 11. expert groups, the same with and without a tree ---------------
+
+def test_expert_groups(tshark, cap, capture):
+    cap.udp(C4, S4, b"2^10")                 # valid, refused: a request code
+    cap.udp(S4, C4, b"ERR unsupported: '^' is bitwise xor")
+    cap.udp(C4, S4, b"1+\x00\xff")            # bytes no client sends
+    cap.udp(S4, C4, b"ERR syntax: nul byte")
+    cap.udp(C4, S4, b"1+1")
+    cap.udp(S4, C4, b"ERR bogus: what")      # a kind nobody defined
+    cap.udp(C4, S4, b"2+2")
+    cap.udp(S4, C4, b"\x01\x02")               # not a reply at all
+    names = ["_ws.expert.group", "_ws.expert.message"]
+    tb = tshark.table(capture(cap), names)
+    groups = [r["_ws.expert.group"] for r in tb]
+    PI_REQUEST, PI_RESPONSE, PI_MALFORMED = (str(0x04000000), str(0x03000000),
+                                             str(0x07000000))
+    assert groups[0] == PI_REQUEST
+    assert PI_MALFORMED in groups[2].split("|")
+    assert PI_RESPONSE in groups[5].split("|")
+    assert PI_MALFORMED not in groups[5].split("|")
+    assert PI_MALFORMED in groups[7].split("|")
+
+
+def test_expert_infos_same_without_a_tree(tshark):
+    import collections
+    import os
+    import re
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "captures",
+                        "errors.pcapng")
+    # -z expert counts what the first pass adds (no tree, as in the GUI's
+    # Expert Information); -V shows what the tree gets.
+    summary = tshark.run("-r", path, "-q", "-z", "expert")
+    counted = collections.Counter()
+    for line in summary.splitlines():
+        m = re.match(r"\s*(\d+)\s+(\S+)\s+CALC\s+(.*)$", line)
+        if m:
+            counted[m.group(3).strip()] += int(m.group(1))
+    tree = tshark.run("-r", path, "-V")
+    shown = collections.Counter(
+        m.group(1).strip() for m in
+        re.finditer(r"\[Expert Info \([^)]*\): (.*)\]$", tree, re.M))
+    assert sum(counted.values()) >= 15, summary
+    for msg, n in counted.items():
+        assert shown[msg] == n, msg
+    assert "Malformed" not in [l.split()[1] for l in summary.splitlines()
+                               if re.match(r"\s*\d+\s+\S+\s+CALC", l)]
+
+
+# ---- 12. statistics -------------------------------------------------------
+
+def test_stats_average_from_real_values(tshark, cap, capture):
+    cap.udp(C4, S4, b"1+1")
+    cap.udp(S4, C4, b"2", wait=0.00019)
+    cap.udp(C4, S4, b"2+2")
+    cap.udp(S4, C4, b"4", wait=0.00031)
+    out = tshark.run("-r", capture(cap), "-q", "-z", "calc,tree")
+    line = [l for l in out.splitlines() if l.startswith("Response time (ms)")]
+    assert line, out
+    assert "0.25" in line[0] or "0.2500" in line[0], line[0]
+
+
+def test_service_response_time(tshark, cap, capture):
+    cap.udp(C4, S4, b"1+1")
+    cap.udp(S4, C4, b"2", wait=0.002)
+    cap.udp(C4, S4, b"2*3")
+    cap.udp(S4, C4, b"6", wait=0.004)
+    cap.udp(C4, S4, b"7*7")                   # never answered
+    cap.udp(S4, C4, b"6")                     # a duplicate of frame 4
+    cap.udp(other(C4, 40001), S4, b"9")       # no operator
+    cap.udp(S4, other(C4, 40001), b"9", wait=0.001)
+    out = tshark.run("-r", capture(cap), "-q", "-z", "calc,rtd")
+    rows = {c[0]: c[1:] for c in ([x.strip() for x in l.split("|")]
+                                  for l in out.splitlines())
+            if c[0] in ("add/sub", "mul/div", "mixed", "none")}
+    assert rows["add/sub"][:4] == ["1", "2.00 msec", "2.00 msec", "2.00 msec"]
+    assert rows["mul/div"][:4] == ["1", "4.00 msec", "4.00 msec", "4.00 msec"]
+    assert rows["none"][:4] == ["1", "1.00 msec", "1.00 msec", "1.00 msec"]
+    assert "Open requests: 1" in out           # 7*7
+    assert "Duplicate responses: 1" in out     # the second 6
+    assert "Discarded responses: 0" in out
+
+
+# ---- TLS: Decode As on tls.port --------------------------------------------
+
+@PASSES
+def test_tls_decode_as(tshark, tmp_path_factory, two):
+    import os
+    import shutil
+    import tempfile
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "..", "captures")
+    # The key log is named inside an option: stage it where tshark (as
+    # nobody, when run by root) can read it.
+    stage = tempfile.mkdtemp(prefix="calc-tls-test.")
+    try:
+        os.chmod(stage, 0o755)
+        keylog = os.path.join(stage, "tls.keylog")
+        shutil.copy(os.path.join(here, "tls.keylog"), keylog)
+        os.chmod(keylog, 0o644)
+        names = ["calc.expression", "calc.tag", "calc.result",
+                 "calc.error.kind", "calc.response_to", "calc.verified"]
+        rows = tshark.fields(os.path.join(here, "tls.pcapng"), names,
+                             "-o", "tls.keylog_file:" + keylog,
+                             "-d", "tls.port==4443,calc", filt="calc",
+                             two_pass=two)
+        # The frames of captures/record-tls's four requests and replies.
+        assert [r[:4] + [r[5]] for r in rows] == [
+            ["15*15", "", "", "", ""], ["", "", "225", "", "1"],
+            ["2**10", "7", "", "", ""], ["", "7", "1024", "", "1"],
+            ["1/0", "", "", "", ""], ["", "", "", "zero-division", "1"],
+            ["7/2", "", "", "", ""], ["", "", "3.5", "", "1"]]
+        reqs = [i for i, r in enumerate(rows) if r[0]]
+        assert all(rows[i + 1][4] != "" for i in reqs)
+        # Without the keys nothing decrypts: no calc at all.
+        assert tshark.fields(os.path.join(here, "tls.pcapng"),
+                             ["calc.type"], "-d", "tls.port==4443,calc",
+                             filt="calc") == []
+    finally:
+        shutil.rmtree(stage)
