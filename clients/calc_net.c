@@ -629,6 +629,13 @@ static int udp_take(calc_net_conn *c, calc_net_msg *m, size_t n,
   calc_reply_info r;
   char ex[96];
   len = calc_strip_eol(p, len);
+  if (len == 0) {
+    /* No reply is empty, and an empty datagram carries no tag, so it
+     * answers nothing of ours: nginx's UDP proxy sends one when its
+     * upstream refused.  The request is asked again as for a loss. */
+    vlog(c, "ignoring an empty datagram");
+    return 0;
+  }
   calc_reply_parse(p, len, &r);
   if (!r.strict) {
     protocol_error(c, "sent a reply outside the calc protocol", p, len);

@@ -237,6 +237,23 @@ def test_udp_reply_outside_the_grammar(reply_of, why):
     assert_protocol_error(r, why)
 
 
+def test_udp_empty_datagram_is_no_reply():
+    """An empty datagram (nginx's UDP proxy sends one when its upstream
+    refused) answers nothing: calc-cli asks again and takes the answer."""
+    asked = []
+
+    def reply(s, data, peer):
+        expr, tag = split_tag(data.rstrip(b" "))
+        asked.append(tag)
+        s.sendto(b"" if len(asked) == 1 else b"225 #" + tag, peer)
+
+    with udp_server(reply) as port:
+        r = run(["--udp", "-t", "100", "-s", f"127.0.0.1:{port}", "15*15"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"225\n"
+    assert len(asked) == 2 and asked[0] == asked[1]  # the same tag, again
+
+
 # ---- the split --------------------------------------------------------------
 
 @pytest.mark.parametrize("hop_reply,why", [
