@@ -170,7 +170,7 @@ static inline size_t calc_trim(const uint8_t *p, size_t n)
 /* ---- calc-track.c: per file ---- */
 
 /* Init and cleanup routines: the pool, the parts' state, TCP's prefs. */
-void calc_track_init(int proto);
+void calc_track_init(int proto, unsigned verify_budget);
 void calc_track_cleanup(void);
 wmem_allocator_t *calc_track_pool(void);
 int calc_track_proto(void);
@@ -280,7 +280,9 @@ bool calc_verify_may_continue(const calc_txn *t, const calc_reply_info *ri);
 /* Bytes of a transaction that keep e, and keeping it there. */
 size_t calc_verify_kept(const calc_expect *e);
 void calc_verify_keep(calc_txn *t, uint8_t *b, const calc_expect *e);
-void calc_verify_init(void);
+/* budget_millions: the evaluator's work per capture (calc.verify_budget). */
+void calc_verify_init(unsigned budget_millions);
+unsigned calc_verify_default_budget(void);
 void calc_verify_cleanup(void);
 
 #endif /* CALC_TRACK_H */

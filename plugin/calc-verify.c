@@ -15,17 +15,18 @@
 /* Expected answers up to this many bytes are kept as text (shown on the
  * response too); longer ones as their length and hash. */
 #define CALC_EXPECT_KEEP 24
-/* Evaluator work per capture, in units of calc_verify_cost(): about 4 s of
- * the heaviest distinct requests on a 2020s CPU, some hundred million
- * light ones. */
-#define CALC_VERIFY_BUDGET (1ull << 31)
+/* Evaluator work per capture, by default, in millions of units of
+ * calc_verify_cost() (the preference calc.verify_budget): about 2,000 of
+ * the heaviest distinct requests (some seconds), some ten million light
+ * ones. */
+#define CALC_VERIFY_BUDGET 2048u
 /* Distinct requests whose answers are cached (direct-mapped). */
 #define CALC_VERIFY_CACHE 4096
 
 /* This file's own evaluation context. */
 static calc_ctx *calc_verify_ctx;
 static uint64_t calc_verify_key[2];
-static uint64_t calc_verify_spent;
+static uint64_t calc_verify_spent, calc_verify_limit;
 
 typedef struct calc_cache_slot {
   uint64_t req_hash;       /* request bytes and transport; 0: empty */
@@ -157,7 +158,7 @@ bool calc_verify_expect(const calc_req_view *v, const char *p, size_t n,
     e->text = s->len <= CALC_EXPECT_KEEP ? s->text : NULL;
     return true;
   }
-  if (calc_verify_spent >= CALC_VERIFY_BUDGET) {
+  if (calc_verify_spent >= calc_verify_limit) {
     e->budget = true;
     return false;
   }
@@ -261,8 +262,14 @@ void calc_verify_keep(calc_txn *t, uint8_t *b, const calc_expect *e)
   }
 }
 
-void calc_verify_init(void)
+unsigned calc_verify_default_budget(void)
 {
+  return CALC_VERIFY_BUDGET;
+}
+
+void calc_verify_init(unsigned budget_millions)
+{
+  calc_verify_limit = (uint64_t)budget_millions * 1000000u;
   if (!calc_verify_ctx) calc_verify_ctx = calc_ctx_new(NULL);
   if (!calc_verify_cache)
     calc_verify_cache = g_new0(calc_cache_slot, CALC_VERIFY_CACHE);

@@ -69,6 +69,7 @@ static bool calc_ports_given_back;
 static heur_dtbl_entry_t *proxy_heur; /* Wireshark's "proxy_tcp" */
 static calc_ws_pref_bool calc_desegment = TRUE;
 static calc_ws_pref_bool calc_verify = TRUE;
+static unsigned calc_verify_budget; /* millions of work units per capture */
 /* This file's own evaluation context: parsing what is displayed. */
 static calc_ctx *calc_view_ctx;
 
@@ -1099,7 +1100,7 @@ static void calc_ports_follow_enabled(void)
 
 static void calc_init(void)
 {
-  calc_track_init(proto_calc);
+  calc_track_init(proto_calc, calc_verify_budget);
   if (!calc_view_ctx) calc_view_ctx = calc_ctx_new(NULL);
   calc_ports_follow_enabled();
 }
@@ -1260,6 +1261,14 @@ void proto_register_calc(void)
       "flag responses that differ, and use the answers to pair UDP "
       "responses when some are lost.",
       &calc_verify);
+  calc_verify_budget = calc_verify_default_budget();
+  prefs_register_uint_preference(m, "verify_budget",
+      "Verification work per capture (millions of units)",
+      "How much evaluation verification may spend on one capture file: a "
+      "unit is a byte of a request, or of the square of a result's length "
+      "over 16.  Past it, responses are marked \"not verified (budget)\". "
+      "Identical expressions are evaluated once.",
+      10, &calc_verify_budget);
 
   calc_udp_handle = register_dissector("calc.udp", dissect_calc_udp,
                                        proto_calc);

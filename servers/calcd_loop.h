@@ -81,7 +81,10 @@ typedef struct calcd_hooks {
 struct calcd_loop {
   int ep;            /* epoll fd */
   uint64_t now;      /* ms, CLOCK_MONOTONIC, updated after every wait */
-  uint64_t turn_due; /* ns: the running task's turn ends */
+  uint64_t turn_due; /* turn clock: the running task's turn ends */
+  uint64_t turn_len; /* turn clock ticks in CALCD_TURN_NS */
+  int tsc;           /* the turn clock is the TSC (calibrated), else ns */
+  uint64_t tsc0, ns0; /* the calibration's start */
   int ntq, nhooks;
   calcd_tq tq[CALCD_LOOP_TQ_MAX];
   const calcd_hooks *hooks[CALCD_LOOP_HOOK_MAX];

@@ -27,6 +27,7 @@ enum { SLOT_FREE = 0, SLOT_HELD, SLOT_ANSWERED };
 
 typedef struct udp_slot {
   int state;
+  int at;                /* held: its index in the heap */
   int trunc;             /* longer than CALCD_UDP_BUF */
   size_t len;
   uint64_t sender;       /* hash of address and port */
@@ -50,6 +51,9 @@ struct calcd_udp {
   int stop_rounds;       /* stopping: reads still allowed; -1 before */
   unsigned held, nsenders, k; /* held datagrams, senders, replies made */
   uint64_t round, seq;
+  unsigned nfree;        /* free slots, a stack */
+  int free[CALCD_UDP_POOL];
+  int heap[CALCD_UDP_POOL]; /* held slots, a min-heap by (round, seq) */
   udp_sender senders[CALCD_UDP_POOL];
   udp_slot slot[CALCD_UDP_POOL];
   int out_slot[CALCD_UDP_BATCH];
@@ -76,6 +80,36 @@ static udp_sender *find_sender(calcd_udp *u, uint64_t key) {
   return NULL;
 }
 
+/* ---- the held datagrams: a binary min-heap of slots by (round, seq) */
+
+static int sooner(const calcd_udp *u, int a, int b) {
+  const udp_slot *x = &u->slot[u->heap[a]], *y = &u->slot[u->heap[b]];
+  return x->round < y->round || (x->round == y->round && x->seq < y->seq);
+}
+
+static void heap_swap(calcd_udp *u, int a, int b) {
+  int t = u->heap[a];
+  u->heap[a] = u->heap[b];
+  u->heap[b] = t;
+  u->slot[u->heap[a]].at = a;
+  u->slot[u->heap[b]].at = b;
+}
+
+static void heap_fix(calcd_udp *u, int i) {
+  while (i > 0 && sooner(u, i, (i - 1) / 2)) { /* up */
+    heap_swap(u, i, (i - 1) / 2);
+    i = (i - 1) / 2;
+  }
+  for (;;) { /* down */
+    int l = 2 * i + 1, r = l + 1, m = i;
+    if (l < (int)u->held && sooner(u, l, m)) m = l;
+    if (r < (int)u->held && sooner(u, r, m)) m = r;
+    if (m == i) return;
+    heap_swap(u, i, m);
+    i = m;
+  }
+}
+
 /* A datagram received into slot i: held, in its sender's next round. */
 static void hold(calcd_udp *u, int i) {
   udp_slot *sl = &u->slot[i];
@@ -92,28 +126,30 @@ static void hold(calcd_udp *u, int i) {
   sd->held++;
   sl->seq = u->seq++;
   sl->state = SLOT_HELD;
-  u->held++;
+  sl->at = (int)u->held;
+  u->heap[u->held++] = i;
+  heap_fix(u, sl->at);
 }
 
 /* Slot i leaves the held datagrams (answered or dropped). */
 static void unhold(calcd_udp *u, int i) {
   udp_sender *sd = find_sender(u, u->slot[i].sender);
   if (sd && --sd->held == 0) *sd = u->senders[--u->nsenders];
+  int at = u->slot[i].at;
   u->held--;
+  if (at != (int)u->held) {
+    heap_swap(u, at, (int)u->held);
+    heap_fix(u, at);
+  }
+}
+
+static void free_slot(calcd_udp *u, int i) {
+  u->slot[i].state = SLOT_FREE;
+  u->free[u->nfree++] = i;
 }
 
 /* The held datagram to answer next, or -1. */
-static int pick(const calcd_udp *u) {
-  int best = -1;
-  for (int i = 0; i < CALCD_UDP_POOL; i++) {
-    const udp_slot *sl = &u->slot[i];
-    if (sl->state != SLOT_HELD) continue;
-    if (best < 0 || sl->round < u->slot[best].round ||
-        (sl->round == u->slot[best].round && sl->seq < u->slot[best].seq))
-      best = i;
-  }
-  return best;
-}
+static int pick(const calcd_udp *u) { return u->held ? u->heap[0] : -1; }
 
 /* Pool full and more queued: drop the newest held datagram of the sender
  * holding the most, if it holds more than CALCD_UDP_FLOOD (a flood).
@@ -138,7 +174,7 @@ static int shed(calcd *s, calcd_udp *u) {
     top->logged = 1;
   }
   unhold(u, drop); /* top may move: it is not used after this */
-  u->slot[drop].state = SLOT_FREE;
+  free_slot(u, drop);
   s->st.n[CALCD_ST_UDP_SHED]++;
   return 1;
 }
@@ -151,11 +187,11 @@ static void fill(calcd *s, calcd_udp *u) {
       u->readable = 0;
       break;
     }
-    if (u->held + u->k == CALCD_UDP_POOL && u->stop_rounds < 0)
-      for (int j = 0; j < CALCD_UDP_BATCH / 4 && shed(s, u); j++) continue;
+    if (u->stop_rounds < 0) /* the pool (nearly) full: room for more */
+      while (u->nfree < CALCD_UDP_BATCH / 4 && shed(s, u)) continue;
     int idx[CALCD_UDP_BATCH], nfree = 0;
-    for (int i = 0; i < CALCD_UDP_POOL && nfree < CALCD_UDP_BATCH; i++)
-      if (u->slot[i].state == SLOT_FREE) idx[nfree++] = i;
+    while (u->nfree && nfree < CALCD_UDP_BATCH)
+      idx[nfree++] = u->free[--u->nfree];
     if (nfree == 0) break; /* held by many senders: answer them first */
     for (int j = 0; j < nfree; j++) {
       udp_slot *sl = &u->slot[idx[j]];
@@ -181,6 +217,7 @@ static void fill(calcd *s, calcd_udp *u) {
       sl->namelen = u->in[j].msg_hdr.msg_namelen;
       hold(u, idx[j]);
     }
+    for (int j = n; j < nfree; j++) u->free[u->nfree++] = idx[j];
     if (n < nfree) u->readable = 0; /* the queue is empty */
   }
 }
@@ -207,7 +244,7 @@ static void send_replies(calcd *s, calcd_udp *u) {
       sent++; /* skip the reply that failed */
     }
   }
-  for (unsigned j = 0; j < k; j++) u->slot[u->out_slot[j]].state = SLOT_FREE;
+  for (unsigned j = 0; j < k; j++) free_slot(u, u->out_slot[j]);
   u->k = 0;
 }
 
@@ -221,7 +258,7 @@ static void answer(calcd *s, calcd_udp *u, int i) {
   unhold(u, i);
   u->round = sl->round;
   if (!sl->trunc && n == 0) { /* empty: no reply */
-    sl->state = SLOT_FREE;
+    free_slot(u, i);
     return;
   }
   s->st.n[CALCD_ST_UDP_REQUESTS]++;
@@ -294,6 +331,7 @@ int calcd_udp_add(calcd *s, int fd) {
   u->io = (calcd_io){.fd = fd, .fn = udp_event};
   u->task.fn = udp_turn;
   u->stop_rounds = -1;
+  for (int i = CALCD_UDP_POOL - 1; i >= 0; i--) u->free[u->nfree++] = i;
   if (calcd_io_add(&s->loop, &u->io, EPOLLIN) < 0) {
     free(u);
     return -1;

@@ -6,6 +6,7 @@ each figure against a baseline measured in the same run
 
     bench/scale/run.py [--build DIR] [--before-rev REV | --before CALCD]
                        [--seconds S] [--runs R] [--markdown FILE]
+                       [--parts workers,cheap,balancers]
 
   workers  a CPU-heavy mix (HEAVY: big-int work, its cost per request
            measured too) over TCP, 8 connections x 16 in flight:
@@ -85,24 +86,42 @@ def build_before(rev, tmp):
     return str(b / "servers" / "calcd")
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of process pid so far, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def workers(calcd, cb, seconds, runs):
+    """Per thread count: the best run, with the cores calcd got during it
+    (its CPU time over the wall time: on a shared machine, less than it
+    asked for) and its requests per CPU second."""
     res = {1: [], 2: []}
     for _ in range(runs):
         for t in (1, 2):
             s = Calcd(calcd, "--threads", str(t))
             try:
-                res[t].append(bench(cb, s.port, "--tcp", "-c", "8", "-d",
-                                    "16", "-T", "2", "-e", HEAVY,
-                                    seconds=seconds))
+                c0, w0 = cpu_seconds(s.proc.pid), time.monotonic()
+                r = bench(cb, s.port, "--tcp", "-c", "8", "-d", "16", "-T",
+                          "2", "-e", HEAVY, seconds=seconds)
+                c1, w1 = cpu_seconds(s.proc.pid), time.monotonic()
+                r["cores"] = (c1 - c0) / (w1 - w0)
+                r["per_cpu_s"] = r["replies"] / max(c1 - c0, 1e-9)
+                res[t].append(r)
             finally:
                 s.stop()
     return {t: best(v) for t, v in res.items()}
 
 
 def cheap(calcd, before, cb, seconds, runs):
+    """The baseline, this build, and this build again (an A/A control: the
+    spread between two measurements of the same binary is the noise), the
+    order turned round every other run."""
     res = {}
-    for _ in range(runs):
-        for name, binary in (("before", before), ("this", calcd)):
+    confs = [("before", before), ("this", calcd), ("again", calcd)]
+    for i in range(runs):
+        for name, binary in (confs if i % 2 == 0 else confs[::-1]):
             for tr in ("--tcp", "--udp"):
                 s = Calcd(binary)
                 try:
@@ -166,42 +185,71 @@ def main():
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--markdown", type=Path)
+    ap.add_argument("--parts", default="workers,cheap,balancers")
     a = ap.parse_args()
+    parts = set(a.parts.split(","))
     calcd = str(a.build / "servers" / "calcd")
     cb = str(a.build / "clients" / "calc-bench")
     with tempfile.TemporaryDirectory() as tmp:
-        before = a.before or build_before(a.before_rev, tmp)
+        before = None
+        if "cheap" in parts:
+            before = a.before or build_before(a.before_rev, tmp)
         load = os.getloadavg()
         cost = heavy_cost(a.build)
-        w = workers(calcd, cb, a.seconds, a.runs)
-        c = cheap(calcd, before, cb, a.seconds, a.runs)
-        b = balancers(calcd, cb, a.seconds, a.runs)
+        w = workers(calcd, cb, a.seconds, a.runs) if "workers" in parts \
+            else None
+        c = cheap(calcd, before, cb, a.seconds, a.runs) if before else None
+        b = balancers(calcd, cb, a.seconds, a.runs) \
+            if "balancers" in parts else None
         load_after = os.getloadavg()
     out = ["Machine: %d CPUs, load average %.1f before and %.1f after the "
            "run (shared with other users: figures are same-run ratios); "
            "best of %d runs of %.0f s each." % (
                os.cpu_count(), load[0], load_after[0], a.runs, a.seconds), ""]
+    if w:
+        workers_table(out, w, cost)
+    if c:
+        cheap_table(out, c, a.before or a.before_rev)
+    if b:
+        balancers_table(out, b)
+    text = "\n".join(out) + "\n"
+    print(text)
+    if a.markdown:
+        a.markdown.write_text(text)
+
+
+def workers_table(out, w, cost):
     out.append("**Workers** (`%s`, %.0f us of evaluation each; TCP, 8 "
                "connections x 16 in flight, calc-bench with 2 threads):" % (
                    HEAVY, cost))
     out.append("")
     out.append(table([
-        ["--threads 1", "%.0f" % w[1]["rps"], "1.00"],
-        ["--threads 2", "%.0f" % w[2]["rps"], "%.2f" % (w[2]["rps"] /
-                                                        w[1]["rps"])],
-    ], ["calcd", "requests/s", "ratio"]))
+        ["--threads %d" % t, "%.0f" % w[t]["rps"],
+         "%.2f" % (w[t]["rps"] / w[1]["rps"]), "%.2f" % w[t]["cores"],
+         "%.0f" % w[t]["per_cpu_s"],
+         "%.2f" % (w[t]["per_cpu_s"] / w[1]["per_cpu_s"])] for t in (1, 2)
+    ], ["calcd", "requests/s", "ratio", "cores calcd got",
+        "requests per CPU s", "ratio"]))
     out.append("")
+
+
+def cheap_table(out, c, before):
     out.append("**Cheap mix at one worker** (`%s`, 4 connections x 32 in "
-               "flight), this build against `%s`:" % (
-                   CHEAP, a.before or a.before_rev))
+               "flight), this build against `%s`:" % (CHEAP, before))
     out.append("")
     rows = []
     for tr in ("--tcp", "--udp"):
         x, y = c[("before", tr)]["rps"], c[("this", tr)]["rps"]
-        rows.append([tr[2:], "%.0f" % x, "%.0f" % y, "%.2f" % (y / x)])
+        z = c[("again", tr)]["rps"]
+        rows.append([tr[2:], "%.0f" % x, "%.0f" % y, "%.2f" % (y / x),
+                     "%.0f" % z, "%.2f" % (z / y)])
     out.append(table(rows, ["transport", "before req/s", "this req/s",
-                            "ratio"]))
+                            "ratio", "this again req/s",
+                            "A/A ratio (the noise)"]))
     out.append("")
+
+
+def balancers_table(out, b):
     out.append("**Balancers** (three calcd on 127.0.0.2-4 behind the "
                "balancer, against one calcd direct; throughput: default mix, "
                "4 connections x 32 in flight; latency: paced 2000 requests/s, "
@@ -225,10 +273,7 @@ def main():
     out.append(table(rows, ["set-up", "transport", "req/s", "ratio",
                             "p50 us", "p99 us", "added p50", "added p99",
                             "lost"]))
-    text = "\n".join(out) + "\n"
-    print(text)
-    if a.markdown:
-        a.markdown.write_text(text)
+    out.append("")
 
 
 if __name__ == "__main__":

@@ -478,18 +478,18 @@ def test_tls_decode_as(tshark, tmp_path_factory, two):
     import shutil
     import tempfile
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                        "..", "captures")
+                        "..", "captures", "tls")
     # The key log is named inside an option: stage it where tshark (as
     # nobody, when run by root) can read it.
     stage = tempfile.mkdtemp(prefix="calc-tls-test.")
     try:
         os.chmod(stage, 0o755)
         keylog = os.path.join(stage, "tls.keylog")
-        shutil.copy(os.path.join(here, "tls.keylog"), keylog)
+        shutil.copy(os.path.join(here, "calc-tls.keylog"), keylog)
         os.chmod(keylog, 0o644)
         names = ["calc.expression", "calc.tag", "calc.result",
                  "calc.error.kind", "calc.response_to", "calc.verified"]
-        rows = tshark.fields(os.path.join(here, "tls.pcapng"), names,
+        rows = tshark.fields(os.path.join(here, "calc-tls.pcapng"), names,
                              "-o", "tls.keylog_file:" + keylog,
                              "-d", "tls.port==4443,calc", filt="calc",
                              two_pass=two)
@@ -502,8 +502,32 @@ def test_tls_decode_as(tshark, tmp_path_factory, two):
         reqs = [i for i, r in enumerate(rows) if r[0]]
         assert all(rows[i + 1][4] != "" for i in reqs)
         # Without the keys nothing decrypts: no calc at all.
-        assert tshark.fields(os.path.join(here, "tls.pcapng"),
+        assert tshark.fields(os.path.join(here, "calc-tls.pcapng"),
                              ["calc.type"], "-d", "tls.port==4443,calc",
                              filt="calc") == []
     finally:
         shutil.rmtree(stage)
+
+
+# ---- #11: verification at bounded cost -------------------------------------
+
+@PASSES
+def test_verification_budget(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4)
+    exprs = ["9**4300+%d" % k for k in range(1, 6)] + ["9**4300+1"]
+    for e in exprs:
+        t.send(e.encode() + b"\n")
+        t.send(str(eval(e)).encode() + b"\n", from_client=False)
+    names = ["calc.verified", "calc.not_verified_budget", "calc.mismatch"]
+    # 3 million units: each of these answers costs about a million.
+    tb = tshark.table(capture(cap), names, "-o", "calc.verify_budget:3",
+                      two_pass=two)
+    reps = [r for r in tb[3:]][1::2]
+    assert [(r["calc.verified"], r["calc.not_verified_budget"])
+            for r in reps] == [("1", ""), ("1", ""), ("1", ""),
+                               ("", "1"), ("", "1"),
+                               ("1", "")]    # asked before: answered once
+    assert where(tb, "calc.mismatch") == []
+    # The default budget verifies them all.
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    assert [r["calc.verified"] for r in tb[3:]][1::2] == ["1"] * 6

@@ -173,8 +173,8 @@ def test_a_flood_past_the_pool_is_shed_not_the_others(calcd_factory):
     n = 300  # the pool's 256, and more queued in the kernel
     for i in range(n):
         flood.sendto(HEAVY + b" #%d" % i, ("127.0.0.1", srv.port))
-    cheap.settimeout(0.5)
-    for _ in range(20):  # as a UDP client does: ask again if lost
+    cheap.settimeout(0.02)  # the kernel may have dropped it: the queue
+    for _ in range(500):    # is full of the flood; ask again, as UDP does
         cheap.sendto(b"15*15 #1", ("127.0.0.1", srv.port))
         try:
             assert cheap.recv(100) == b"225 #1"
@@ -184,7 +184,7 @@ def test_a_flood_past_the_pool_is_shed_not_the_others(calcd_factory):
     else:
         raise AssertionError("the cheap datagram was never answered")
     early = len(arrived(flood))
-    assert early < 100, early
+    assert early < 150, early  # first come, first served: all held, 250+
     time.sleep(0.5)
     assert srv.stop() == 0
     log = "".join(srv.log)
