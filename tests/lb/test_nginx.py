@@ -10,6 +10,8 @@ temporary directory, with the pid and log files."""
 import os
 import signal
 import socket
+import subprocess
+import threading
 import time
 
 import pytest
@@ -156,3 +158,40 @@ def test_udp_backend_killed_client_retries(setup, calcd_bin):
     counters = setup.stop_backends()
     assert counters[1] == {}
     assert counters[0]["udp"]["requests"] > 0 < counters[2]["udp"]["requests"]
+
+
+def test_udp_backend_killed_calc_cli_retries(setup, calcd_bin, calc_bin):
+    """UDP, a backend killed mid-run: a request sent to it gets no reply;
+    the calc client asks again (same tag) and nginx, having seen the ICMP
+    port unreachable, sends the retry to another backend.  Every answer is
+    printed, in order; the retries are in calc's -v log, and so is the
+    empty datagram nginx sends on the refusal, which calc-cli ignores."""
+    setup.backends(calcd_bin, *TRUST)
+    ng = setup.nginx()
+    exprs = lbtest.make_exprs(600, seed=7)
+    p = subprocess.Popen([calc_bin, "--udp", "--server",
+                          "%s:%d" % (lbtest.FRONT, ng.port),
+                          "-t", "100", "-r", "6", "-v"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    out, err = [], []
+    threads = [threading.Thread(target=lambda: out.append(p.stdout.read())),
+               threading.Thread(target=lambda: err.append(p.stderr.read()))]
+    for t in threads:
+        t.start()
+    for i, (e, _) in enumerate(exprs):
+        p.stdin.write(e.encode() + b"\n")
+        p.stdin.flush()
+        if i == 200:
+            setup.calcd[1].proc.send_signal(signal.SIGKILL)
+        time.sleep(0.002)
+    p.stdin.close()
+    assert p.wait(60) == 0
+    for t in threads:
+        t.join()
+    assert out[0].decode().splitlines() == [want for _, want in exprs]
+    log = err[0].decode()
+    assert "no reply in 100 ms; sending" in log, log[-2000:]
+    assert "protocol error" not in log, log[-2000:]
+    assert "Connection refused" in ng.error_log() or \
+        "refused" in ng.error_log(), ng.error_log()[-2000:]
