@@ -85,7 +85,9 @@ install_missing() {
 
 configure_and_build() {
   say "building in $build"
+  # CALC_TEST_COMPAT=1: the compatibility runner joins the test run.
   cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCALC_WERROR=ON \
+    -DCALC_TEST_COMPAT="$([ "${CALC_TEST_COMPAT:-0}" = 1 ] && echo ON || echo OFF)" \
     -DCALC_BUILD_PLUGIN=ON >/dev/null
   cmake --build "$build" -j "$(nproc)"
 }
