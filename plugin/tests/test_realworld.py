@@ -214,6 +214,48 @@ def test_out_of_order_segment(tshark, cap, capture, two):
     assert rows[-1] == ["", "4|6", "6", "1"]
 
 
+@PASSES
+@pytest.mark.parametrize("relative", ["TRUE", "FALSE"])
+def test_first_segment_after_syn_lost(tshark, cap, capture, two, relative):
+    # A direction's first data after the SYN is a gap like any later one.
+    t = cap.tcp(C4, S4)
+    t.send(b"1+1\n2+2\n3+3\n")
+    t.lose(b"2\n", from_client=False)     # the server's first segment
+    t.send(b"4\n6\n", from_client=False)
+    t.send_at(b"2\n", back=4, from_client=False)   # late, out of order
+    t.send(b"9+9\n")
+    t.send(b"18\n", from_client=False)
+    t = cap.tcp(other(C4, 40001), S4)
+    t.lose(b"1+1 #1\n")                   # the client's first segment
+    t.send(b"2+2 #2\n")
+    t.send(b"2 #1\n4 #2\n", from_client=False)
+    t = cap.tcp(other(C4, 40002), S4)
+    t.send(b"1+1\n2+0\n4*4\n")
+    t.lose(b"2\n", from_client=False)     # equal values: no resync
+    t.send(b"2\n16\n", from_client=False)
+    names = ["calc.expression", "calc.result", "calc.tag",
+             "calc.response_to", "calc.verified", "calc.unseen_request",
+             "calc.uncertain"] + BLAME
+    tb = tshark.table(capture(cap), names, "-o",
+                      "tcp.relative_sequence_numbers:" + relative,
+                      two_pass=two)
+    no_blame(tb)
+    rows = [[r[n] for n in names[:7]] for r in tb
+            if r["calc.expression"] or r["calc.result"]]
+    assert rows == [
+        ["1+1|2+2|3+3", "", "", "", "", "", ""],
+        # 4 and 6 answer 2+2 and 3+3, found again by value.
+        ["", "4|6", "", "4|4", "1|1", "", ""],
+        ["9+9", "", "", "", "", "", ""],
+        ["", "18", "", "7", "1", "", ""],
+        ["2+2", "", "2", "", "", "", ""],
+        # 2 #1 answers the lost 1+1 #1: said so, no blame.
+        ["", "2|4", "1|2", "12", "1", "1", ""],
+        ["1+1|2+0|4*4", "", "", "", "", "", ""],
+        ["", "2|16", "", "17", "1", "1", ""],
+    ]
+
+
 # ---- 4. a capture that starts mid-connection ------------------------------
 
 @PASSES
