@@ -129,25 +129,39 @@ def test_first_reply_split_by_sender(tshark, cap, capture, two):
 @PASSES
 def test_legacy_reply_in_two_segments(tshark, cap, capture, two):
     # The original client and server: no LF either way; the reply cut in
-    # two by the network joins, as calcd's quiet time joins requests.
+    # two by the network is reassembled into one, as its reader takes it.
     t = cap.tcp(C4, S4)
     t.send(b"24689+1")
     t.send(b"246", from_client=False)
-    t.send(b"90", from_client=False)
+    t.send(b"90", from_client=False, wait=0.0005)
     t.send(b"15*15", wait=0.1)
     t.send(b"225", from_client=False)
+    t.send(b"2**5000", wait=0.1)
+    big = str(2 ** 5000).encode()
+    t.send(big[:1460], from_client=False)
+    t.send(big[1460:], from_client=False, wait=0.0001)
+    t.send(b"3+3", wait=0.1)
+    t.send(b"7", from_client=False)      # wrong, whole: not held
     names = ["calc.framing", "calc.result", "calc.response_to",
              "calc.joined_to", "calc.verified", "_ws.col.Info"] + BLAME
     tb = tshark.table(capture(cap), names, two_pass=two)
-    no_blame(tb)
+    for n in BLAME[1:]:
+        assert where(tb, n) == [], n
     assert [[r[n] for n in names[:6]] for r in tb[3:]] == [
         ["3", "", "", "", "", "Request 24689+1"],
-        # One pass: 246 may continue (no verdict yet); two: joined, verified.
-        ["3", "246", "4", "", fwd(two, "1"), "Response 246 (24689+1)"],
-        ["3", "90", "4", "5", "1", "Response 90 (24689+1)"],
+        ["", "", "", "", "", tb[4]["_ws.col.Info"]],
+        ["3", "24690", "4", "", "1", "Response 24690 (24689+1)"],
         ["3", "", "", "", "", "Request 15*15"],
         ["3", "225", "7", "", "1", "Response 225 (15*15)"],
+        ["3", "", "", "", "", "Request 2**5000"],
+        ["", "", "", "", "", tb[9]["_ws.col.Info"]],
+        ["3", str(2 ** 5000), "9", "", "1", tb[10]["_ws.col.Info"]],
+        ["3", "", "", "", "", "Request 3+3"],
+        ["3", "7", "12", "", "0", "Response 7 (3+3)"],
     ]
+    assert tb[4]["_ws.col.Info"].endswith(SEG)
+    assert tb[9]["_ws.col.Info"].endswith(SEG)
+    assert where(tb, "calc.mismatch") == [13]
 
 
 # ---- 3. lost and out-of-order segments ------------------------------------
