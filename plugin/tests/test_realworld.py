@@ -587,3 +587,26 @@ def test_verification_budget(tshark, cap, capture, two):
     # The default budget verifies them all.
     tb = tshark.table(capture(cap), names, two_pass=two)
     assert [r["calc.verified"] for r in tb[3:]][1::2] == ["1"] * 6
+
+
+@PASSES
+def test_verification_budget_counts_evaluator_work(tshark, cap, capture,
+                                                   two):
+    # Short answers that are expensive to compute: the budget is the
+    # evaluator's work, not the answers' length.
+    big = 3 ** 41000 % 7 ** 20000
+    for k in range(4):
+        m = 1000003 + k
+        req = b"3**41000 %% 7**20000 %% %d" % m
+        cap.udp(other(C4, 40000 + k), S4, req)
+        cap.udp(S4, other(C4, 40000 + k), b"%d" % (big % m))
+    names = ["calc.result", "calc.verified", "calc.not_verified_budget"] \
+        + BLAME
+    # 1 million units: each of these costs more than a million.
+    tb = tshark.table(capture(cap), names, "-o", "calc.verify_budget:1",
+                      two_pass=two)
+    no_blame(tb)
+    assert [(r["calc.result"], r["calc.verified"],
+             r["calc.not_verified_budget"]) for r in tb[1::2]] == \
+        [(str(big % (1000003 + k)), "1" if k == 0 else "",
+          "" if k == 0 else "1") for k in range(4)]
