@@ -109,13 +109,17 @@ def text(out):
     "Frame N: Packet, " and prints relative times in the largest fitting
     unit ("96.442 microseconds"; 4.0: "0.000096442 seconds"); table lines
     of -z statistics are padded differently (blanks collapsed, none
-    beside '|')."""
+    beside '|'); in -T fields rows (tab-separated) a cell True/False is
+    1/0 and an escaped backslash one backslash, as 4.0 prints them."""
     lines = []
     for line in out.split("\n"):
         line = _FRAME.sub(r"Frame \1: ", line)
         line = _RELTIME.sub(_seconds, line)
         if line.startswith("|"):
             line = re.sub(r" *\| *", "|", re.sub(" +", " ", line))
+        if "\t" in line:   # a -T fields row, field types unknown here
+            line = "\t".join({"True": "1", "False": "0"}.get(c, c)
+                              for c in line.split("\t")).replace("\\\\", "\\")
         lines.append(line)
     return "\n".join(lines)
 
