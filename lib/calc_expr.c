@@ -523,6 +523,7 @@ calc_err calc_parse(calc_ctx *c, const char *src, size_t len) {
   c->err = CALC_OK;
   c->errpos = 0;
   c->reply_len = 0;
+  c->env.work = 0;
   c->reply[0] = '\0';
   if (len > c->lim.max_len)
     return set_error(c, CALC_E_TOO_LONG, 0, CALC_MSG_TOO_LONG,
@@ -705,6 +706,7 @@ const calc_node *calc_node_at(const calc_ctx *c, int i) {
 }
 unsigned calc_classes(const calc_ctx *c) { return c->classes; }
 unsigned calc_ops(const calc_ctx *c) { return c->ops; }
+uint64_t calc_work(const calc_ctx *c) { return c->env.work; }
 
 const char *calc_op_symbol(calc_op op) {
   return (unsigned)op < CALC_OP_COUNT_ ? calc_op_table[op].symbol : "";

@@ -19,6 +19,9 @@
  * stay within a window, and a new connection's initial sequence number is
  * random.  Independent of TCP's relative sequence numbers. */
 #define CALC_SEQ_WINDOW (1u << 24)
+/* tcp_flow_t.static_flags: TCP's base sequence number is known
+ * (packet-tcp.c's TCP_S_BASE_SEQ_SET, not in its public header). */
+#define CALC_TCP_BASE_SET 0x01
 
 /* Whether the port is calc's in the transport's port table (its
  * preference, or Decode As). */
@@ -156,6 +159,22 @@ static void calc_conv_restart(calc_conv *cv)
   cv->unsync = true;
 }
 
+/* Whether this segment holds its direction's first byte after the SYN,
+ * by TCP's own base sequence number (the ISN, when the SYN or the
+ * peer's ACK of it was seen) in either sequence-number mode: relative
+ * (the first byte is 1) or absolute (ISN + 1).  Without TCP's analysis,
+ * nothing contradicts it. */
+static bool calc_tcp_first_after_syn(packet_info *pinfo,
+                                     const struct tcpinfo *ti)
+{
+  conversation_t *conv = find_conversation_pinfo(pinfo, 0);
+  struct tcp_analysis *tcpd =
+      conv ? get_tcp_conversation_data(conv, pinfo) : NULL;
+  if (!tcpd || !tcpd->fwd || !(tcpd->fwd->static_flags & CALC_TCP_BASE_SET))
+    return true;
+  return ti->seq == 1 || ti->seq == tcpd->fwd->base_seq + 1;
+}
+
 int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
                       const struct tcpinfo *ti)
 {
@@ -166,7 +185,12 @@ int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
   if (!d->seen) {
     d->seen = true;
     d->next = ti->nxtseq;
-    if (d->boundary) return CALC_POS_NEW; /* after the SYN */
+    if (d->boundary && calc_tcp_first_after_syn(pinfo, ti))
+      return CALC_POS_NEW;               /* right after the SYN */
+    if (d->boundary) {                   /* its first data not captured */
+      cv->unsync = true;
+      return CALC_POS_GAP;               /* no line lost: it starts one */
+    }
     d->lost = true;                      /* a start mid-connection */
     cv->unsync = true;
     return CALC_POS_GAP;

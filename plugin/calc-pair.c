@@ -329,6 +329,16 @@ bool calc_track_reply_is_whole(const calc_conv *cv, const uint8_t *p,
   return t && calc_verify_verdict(t, &ri) == CALC_VERDICT_MATCH;
 }
 
+bool calc_track_reply_is_start(const calc_conv *cv, const uint8_t *p,
+                               size_t n)
+{
+  calc_reply_info ri;
+  if (n == 0 || calc_reply_parse((const char *)p, n, &ri) != 0) return false;
+  calc_queue *q = calc_order_queue((calc_conv *)cv);
+  calc_txn *t = calc_queue_at(q, 0);
+  return t && !cv->unsync && calc_verify_may_continue(t, &ri);
+}
+
 /* The rest of a legacy reply: joined to the last one, which is judged
  * again on the joined bytes. */
 static calc_rec calc_reply_join(calc_conv *cv, const uint8_t *p, size_t n,

@@ -237,6 +237,12 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
 bool calc_track_reply_is_whole(const calc_conv *cv, const uint8_t *p,
                                size_t n);
 
+/* TCP, legacy mode: whether an unterminated reply of n bytes at p is the
+ * start of the answer of the request it would pair with, too short yet:
+ * the original server's reply cut in two by the network, reassembled. */
+bool calc_track_reply_is_start(const calc_conv *cv, const uint8_t *p,
+                               size_t n);
+
 /* The request's expression bytes kept for Info, their number and whether
  * there were more. */
 const uint8_t *calc_txn_info(const calc_txn *t, size_t *n, bool *cut);

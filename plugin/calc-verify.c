@@ -16,12 +16,16 @@
  * response too); longer ones as their length and hash. */
 #define CALC_EXPECT_KEEP 24
 /* Evaluator work per capture, by default, in millions of units of
- * calc_verify_cost() (the preference calc.verify_budget): about 2,000 of
- * the heaviest distinct requests (some seconds), some ten million light
- * ones. */
+ * calc_verify_cost() (the preference calc.verify_budget): some seconds of
+ * evaluation, whatever the answers' length: about 240 distinct requests
+ * at the evaluator's limit (CALC_MAX_WORK), 1,600 like
+ * 3**41000 % 7**20000 % M, 2,000 with 4,000-digit results, 85,000 like
+ * 9**4300 % M, some ten million light ones. */
 #define CALC_VERIFY_BUDGET 2048u
 /* Distinct requests whose answers are cached (direct-mapped). */
 #define CALC_VERIFY_CACHE 4096
+/* Units of calc_verify_cost() per limb operation of the evaluator. */
+#define CALC_VERIFY_WORK_UNITS 1u
 
 /* This file's own evaluation context. */
 static calc_ctx *calc_verify_ctx;
@@ -81,11 +85,13 @@ uint64_t calc_verify_hash(const void *data, size_t n)
 
 /* ---- answers ---- */
 
-/* Work units of one answer: the bytes read, and big results grow with the
- * square of their length (big-int multiplication and conversion). */
-static uint64_t calc_verify_cost(size_t n, size_t len)
+/* Work units of one answer: the bytes read, the evaluator's own big-int
+ * work (calc_work(): a short answer may be expensive to compute), and
+ * the result's conversion to text, which grows with the square of its
+ * length. */
+static uint64_t calc_verify_cost(size_t n, size_t len, uint64_t work)
 {
-  return 64 + n + (uint64_t)len * len / 16;
+  return 64 + n + work * CALC_VERIFY_WORK_UNITS + (uint64_t)len * len / 16;
 }
 
 /* What a server of every operator answers to the n request bytes at p
@@ -95,8 +101,9 @@ static uint64_t calc_verify_cost(size_t n, size_t len)
  * included) is refused before it is read, without its tag (lib's rule). */
 static size_t calc_expected(const calc_req_view *v, const char *p, size_t n,
                             bool udp, char *out, size_t cap, calc_err *kind,
-                            calc_err *bounded)
+                            calc_err *bounded, uint64_t *work)
 {
+  *work = 0;
   if (v->too_long) {
     *kind = *bounded = CALC_E_TOO_LONG;
     return calc_reply_too_long(out, cap, CALC_MAX_REQUEST_LEN);
@@ -104,12 +111,14 @@ static size_t calc_expected(const calc_req_view *v, const char *p, size_t n,
   calc_answer_info ai;
   calc_answer_info_of(calc_verify_ctx, CALC_ROLE_ALL, p, n, SIZE_MAX, out,
                       cap, &ai);
+  *work = calc_work(calc_verify_ctx);
   *kind = *bounded = ai.kind;
   if (udp && ai.len > calc_udp_bound(n)) {
     char small[CALC_ANSWER_MAX + 1];
     calc_answer_info bi;
     calc_answer_info_of(calc_verify_ctx, CALC_ROLE_ALL, p, n,
                         calc_udp_bound(n), small, sizeof small, &bi);
+    *work += calc_work(calc_verify_ctx);
     *bounded = bi.kind;
   }
   return ai.body_len;
@@ -163,13 +172,14 @@ bool calc_verify_expect(const calc_req_view *v, const char *p, size_t n,
     return false;
   }
   static char out[CALC_ANSWER_MAX + 1];
+  uint64_t work;
   e->len = calc_expected(v, p, n, udp, out, sizeof out, &e->kind,
-                         &e->bounded);
+                         &e->bounded, &work);
   out[e->len] = '\0';
   e->text = out;
   e->hash = calc_verify_hash(out, e->len);
   e->classes = calc_classes_answered(v, e->kind);
-  calc_verify_spent += calc_verify_cost(n, e->len);
+  calc_verify_spent += calc_verify_cost(n, e->len, work);
   s->req_hash = rh;
   s->hash = e->hash;
   s->len = (uint32_t)e->len;
@@ -186,8 +196,9 @@ const char *calc_verify_text(packet_info *pinfo, const calc_req_view *v,
   if (!calc_verify_ctx) return NULL;
   char *out = (char *)wmem_alloc(pinfo->pool, CALC_ANSWER_MAX + 1);
   calc_err kind, bounded;
+  uint64_t work;
   size_t len = calc_expected(v, p, n, false, out, CALC_ANSWER_MAX + 1, &kind,
-                             &bounded);
+                             &bounded, &work);
   out[len] = '\0';
   return out;
 }

@@ -56,6 +56,7 @@ enum {
  * starts mid-line; an unterminated reply taken as whole. */
 #define CALC_KEY_CONTINUES G_MAXUINT32
 #define CALC_KEY_WHOLE_REPLY (G_MAXUINT32 - 1)
+#define CALC_KEY_REPLY_WAITS (G_MAXUINT32 - 2)
 
 /* Where the dissector stands. */
 static int proto_calc = -1;
@@ -834,6 +835,25 @@ static bool calc_reply_is_legacy(calc_conv *cv, packet_info *pinfo,
   return true;
 }
 
+/* A legacy reply that is the start of its request's answer, shorter
+ * than it and not the sender's last: the network cut the original
+ * server's reply, so TCP reassembles it with the next segment (first
+ * pass: decided and saved). */
+static bool calc_legacy_reply_waits(calc_conv *cv, packet_info *pinfo,
+                                    tvbuff_t *tvb, int len)
+{
+  if (!calc_desegment || !pinfo->can_desegment) return false;
+  if (PINFO_FD_VISITED(pinfo))
+    return p_get_proto_data(wmem_file_scope(), pinfo, proto_calc,
+                            CALC_KEY_REPLY_WAITS) != NULL;
+  if (!calc_track_reply_is_start(cv, tvb_get_ptr(tvb, 0, len),
+                                 (size_t)calc_text_len(tvb, 0, len)))
+    return false;
+  p_add_proto_data(wmem_file_scope(), pinfo, proto_calc, CALC_KEY_REPLY_WAITS,
+                   GUINT_TO_POINTER(1));
+  return true;
+}
+
 /* TCP: lines, or legacy messages in a direction that never sent LF. */
 static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
                                    proto_tree *tree, void *data,
@@ -884,6 +904,13 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
   bool legacy = lf < 0 && !cont &&
                 (w.to_server ? (d->first_lf == 0 || pinfo->num < d->first_lf)
                              : calc_reply_is_legacy(cv, pinfo, tvb, len));
+  if (legacy && !w.to_server && !cut_frame &&
+      !(ti && (ti->flags & TH_FIN)) &&
+      calc_legacy_reply_waits(cv, pinfo, tvb, len)) {
+    pinfo->desegment_offset = 0;
+    pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
+    return len;
+  }
   if (legacy) {
     w.framing = CALC_FRAMING_LEGACY;
     w.legacy = w.to_server;

@@ -14,6 +14,10 @@
   heavy.pcap         PIPELINED requests "9**4300\\n" on one TCP connection,
                      about 1400 bytes per segment, no replies (the
                      verification-cost case of issue #11)
+  distinct.pcap      PIPELINED distinct requests "9**4300%M\n" and their
+                     short replies on one TCP connection (the same count)
+  distinct-udp.pcap  50,000 distinct datagrams "3**41000 % 7**20000 % M":
+                     heavy to evaluate, 6-7 digit answers, no replies
 
 Each pair of calc and memcache captures uses the same framing: CONNS
 connections or client ports, one message per segment or datagram, the
@@ -100,6 +104,30 @@ def write_heavy(path, requests):
             t.send(line * min(per, requests - n))
 
 
+def write_distinct(path, requests):
+    big = 9 ** 4300
+    with open(path, "wb") as f:
+        cap = Capture(step=0.00001, stream=f)
+        t = cap.tcp(("10.1.0.1", 30000), ("10.0.0.1", 4000))
+        req, rep = bytearray(), bytearray()
+        for n in range(requests):
+            m = 1000003 + n
+            req += b"9**4300%%%d\n" % m
+            rep += b"%d\n" % (big % m)
+            if len(req) > 1400 or n == requests - 1:
+                t.send(bytes(req))
+                t.send(bytes(rep), from_client=False)
+                req, rep = bytearray(), bytearray()
+
+
+def write_distinct_udp(path, requests=50000):
+    with open(path, "wb") as f:
+        cap = Capture(step=0.00001, stream=f)
+        for n in range(requests):
+            cap.udp(("10.1.0.1", 10000 + n % 50000), ("10.0.0.1", 4000),
+                    b"3**41000 %% 7**20000 %% %d" % (1000003 + n))
+
+
 def main():
     if len(sys.argv) not in (2, 3, 4):
         sys.exit(__doc__)
@@ -113,6 +141,8 @@ def main():
     write_udp(os.path.join(out, "memcache-udp.pcap"), pairs, 11211,
               memcache_pair, True)
     write_heavy(os.path.join(out, "heavy.pcap"), heavy)
+    write_distinct(os.path.join(out, "distinct.pcap"), heavy)
+    write_distinct_udp(os.path.join(out, "distinct-udp.pcap"))
 
 
 if __name__ == "__main__":

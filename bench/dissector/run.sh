@@ -12,15 +12,16 @@
 #
 #   --build DIR  build folder holding plugin/calc.so (default: build)
 #   --pairs N    request/response pairs per capture (default 1000000)
-#   --heavy M    pipelined 9**4300 requests for the verification case
-#                (default 300000)
+#   --heavy M    pipelined 9**4300 requests for the verification case,
+#                and as many distinct 9**4300%M (default 300000)
 #   --runs R     timed runs per capture and mode; the best counts (default 3)
 #
 # Every capture is dissected by the same tshark, with the same staged
 # plugin (plugin/calc-tshark.sh: as nobody when run by root), with tshark
 # -r and -2 -r, output to /dev/null.  State per pair: max RSS of calc's
 # -r run minus that of the same run with --disable-protocol calc, over N.
-# Verification: the heavy capture with calc.verify on and off.  Needs
+# Verification: the heavy captures (identical, distinct, distinct UDP with
+# short answers) with calc.verify on and off, -r and -2 -r.  Needs
 # /usr/bin/time (Debian package "time").
 set -euo pipefail
 
@@ -95,8 +96,12 @@ for _ in $(seq "$runs"); do
     done
     measure "calc$t off" -r "$work/calc$t.pcap" --disable-protocol calc
   done
-  measure "heavy on" -r "$work/heavy.pcap"
-  measure "heavy off" -r "$work/heavy.pcap" -o calc.verify:FALSE
+  for h in heavy distinct distinct-udp; do
+    measure "$h on" -r "$work/$h.pcap"
+    measure "$h off" -r "$work/$h.pcap" -o calc.verify:FALSE
+    measure "$h 2on" -2 -r "$work/$h.pcap"
+    measure "$h 2off" -2 -r "$work/$h.pcap" -o calc.verify:FALSE
+  done
 done
 
 echo
@@ -120,11 +125,13 @@ for t in "" -udp; do
              on / 1024, off / 1024, mc / 1024, (on - off) * 1024 / n }'
 done
 echo
-echo "| $heavy pipelined 9**4300 | time (s) | max RSS (MB) |"
-echo "|---|---:|---:|"
-for v in on off; do
-  awk -v v="$v" -v s="${best[heavy $v]}" -v kb="${rss[heavy $v]}" \
-    'BEGIN { printf "| calc.verify %s | %.2f | %.0f |\n", v, s, kb / 1024 }'
+echo "| verification case | tshark | verify on (s) | verify off (s) | on / off | max RSS on (MB) |"
+echo "|---|---|---:|---:|---:|---:|"
+for h in heavy distinct distinct-udp; do
+  for m in "" 2; do
+    awk -v h="$h" -v m="$m" -v a="${best[$h ${m}on]}" -v b="${best[$h ${m}off]}" \
+        -v kb="${rss[$h ${m}on]}" \
+      'BEGIN { printf "| %s | %s | %.2f | %.2f | %.2f | %.0f |\n", h,
+               (m == "" ? "-r" : "-2 -r"), a, b, a / b, kb / 1024 }'
+  done
 done
-awk -v a="${best[heavy on]}" -v b="${best[heavy off]}" \
-  'BEGIN { printf "\nverify on / off: %.2f\n", a / b }'

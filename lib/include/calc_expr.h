@@ -126,6 +126,11 @@ const calc_node *calc_node_at(const calc_ctx *c, int i);
 unsigned calc_classes(const calc_ctx *c);
 unsigned calc_ops(const calc_ctx *c);
 
+/* The big-int work (limb operations, the unit of CALC_MAX_WORK) the last
+ * calc_parse/calc_eval/calc_eval_parsed on c spent: what evaluating it
+ * really cost, whatever the length of its answer. */
+uint64_t calc_work(const calc_ctx *c);
+
 /* An operator's source symbol ("//"), its class (0 for leaves and unary
  * signs) and a short name ("floordiv"), from the operator table. */
 const char *calc_op_symbol(calc_op op);

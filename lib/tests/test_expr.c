@@ -831,6 +831,23 @@ static const limited_case limited[] = {
   {{0, 0, 0, 64, 0}, "0x1_0000_0000_0000_0000", NULL, CALC_E_TOO_LARGE, POS_ANY},
 };
 
+/* calc_work(): the limb operations the last request spent, whatever its
+ * answer's length (what the dissector's verification budget charges). */
+static void test_work_api(void) {
+  calc_ctx *c = calc_ctx_new(NULL);
+  g_assert_cmpint(calc_eval(c, "3**41348%1000", 13), ==, CALC_OK);
+  uint64_t heavy = calc_work(c);
+  g_assert_cmpuint(heavy, >, 1024u * 1024 / 2);
+  g_assert_cmpuint(heavy, <=, CALC_MAX_WORK);
+  g_assert_cmpint(calc_eval(c, "1+1", 3), ==, CALC_OK);
+  g_assert_cmpuint(calc_work(c), <, heavy / 1000);
+  g_assert_cmpint(calc_eval(c, "3**41348%1000", 13), ==, CALC_OK);
+  g_assert_cmpuint(calc_work(c), ==, heavy); /* per request, not summed */
+  g_assert_cmpint(calc_eval(c, "1+", 2), !=, CALC_OK);
+  g_assert_cmpuint(calc_work(c), ==, 0);     /* refused: nothing evaluated */
+  calc_ctx_free(c);
+}
+
 static void test_tightened(void) {
   for (size_t i = 0; i < G_N_ELEMENTS(limited); i++) {
     const limited_case *r = &limited[i];
@@ -1079,6 +1096,7 @@ int main(int argc, char **argv) {
                   test_equivalent_spellings);
   g_test_add_func("/expr/limits/api", test_limits_api);
   g_test_add_func("/expr/limits/tightened", test_tightened);
+  g_test_add_func("/expr/limits/work", test_work_api);
   g_test_add_func("/expr/hostile/all", test_hostile);
   g_test_add_func("/expr/context/reuse", test_reuse);
   g_test_add_func("/expr/context/reentrant", test_reentrant);

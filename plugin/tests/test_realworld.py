@@ -133,25 +133,39 @@ def test_first_reply_split_by_sender(tshark, cap, capture, two):
 @PASSES
 def test_legacy_reply_in_two_segments(tshark, cap, capture, two):
     # The original client and server: no LF either way; the reply cut in
-    # two by the network joins, as calcd's quiet time joins requests.
+    # two by the network is reassembled into one, as its reader takes it.
     t = cap.tcp(C4, S4)
     t.send(b"24689+1")
     t.send(b"246", from_client=False)
-    t.send(b"90", from_client=False)
+    t.send(b"90", from_client=False, wait=0.0005)
     t.send(b"15*15", wait=0.1)
     t.send(b"225", from_client=False)
+    t.send(b"2**5000", wait=0.1)
+    big = str(2 ** 5000).encode()
+    t.send(big[:1460], from_client=False)
+    t.send(big[1460:], from_client=False, wait=0.0001)
+    t.send(b"3+3", wait=0.1)
+    t.send(b"7", from_client=False)      # wrong, whole: not held
     names = ["calc.framing", "calc.result", "calc.response_to",
              "calc.joined_to", "calc.verified", "_ws.col.Info"] + BLAME
     tb = tshark.table(capture(cap), names, two_pass=two)
-    no_blame(tb)
+    for n in BLAME[1:]:
+        assert where(tb, n) == [], n
     assert [[r[n] for n in names[:6]] for r in tb[3:]] == [
         ["3", "", "", "", "", "Request 24689+1"],
-        # One pass: 246 may continue (no verdict yet); two: joined, verified.
-        ["3", "246", "4", "", fwd(two, "1"), "Response 246 (24689+1)"],
-        ["3", "90", "4", "5", "1", "Response 90 (24689+1)"],
+        ["", "", "", "", "", tb[4]["_ws.col.Info"]],
+        ["3", "24690", "4", "", "1", "Response 24690 (24689+1)"],
         ["3", "", "", "", "", "Request 15*15"],
         ["3", "225", "7", "", "1", "Response 225 (15*15)"],
+        ["3", "", "", "", "", "Request 2**5000"],
+        ["", "", "", "", "", tb[9]["_ws.col.Info"]],
+        ["3", str(2 ** 5000), "9", "", "1", tb[10]["_ws.col.Info"]],
+        ["3", "", "", "", "", "Request 3+3"],
+        ["3", "7", "12", "", "0", "Response 7 (3+3)"],
     ]
+    assert tcp_info(tb[4]["_ws.col.Info"]), tb[4]["_ws.col.Info"]
+    assert tcp_info(tb[9]["_ws.col.Info"]), tb[9]["_ws.col.Info"]
+    assert where(tb, "calc.mismatch") == [13]
 
 
 # ---- 3. lost and out-of-order segments ------------------------------------
@@ -216,6 +230,48 @@ def test_out_of_order_segment(tshark, cap, capture, two):
     assert rows[1] == ["", "2", "4", "1"]
     assert rows[2] == ["3+3", "", "", ""]
     assert rows[-1] == ["", "4|6", "6", "1"]
+
+
+@PASSES
+@pytest.mark.parametrize("relative", ["TRUE", "FALSE"])
+def test_first_segment_after_syn_lost(tshark, cap, capture, two, relative):
+    # A direction's first data after the SYN is a gap like any later one.
+    t = cap.tcp(C4, S4)
+    t.send(b"1+1\n2+2\n3+3\n")
+    t.lose(b"2\n", from_client=False)     # the server's first segment
+    t.send(b"4\n6\n", from_client=False)
+    t.send_at(b"2\n", back=4, from_client=False)   # late, out of order
+    t.send(b"9+9\n")
+    t.send(b"18\n", from_client=False)
+    t = cap.tcp(other(C4, 40001), S4)
+    t.lose(b"1+1 #1\n")                   # the client's first segment
+    t.send(b"2+2 #2\n")
+    t.send(b"2 #1\n4 #2\n", from_client=False)
+    t = cap.tcp(other(C4, 40002), S4)
+    t.send(b"1+1\n2+0\n4*4\n")
+    t.lose(b"2\n", from_client=False)     # equal values: no resync
+    t.send(b"2\n16\n", from_client=False)
+    names = ["calc.expression", "calc.result", "calc.tag",
+             "calc.response_to", "calc.verified", "calc.unseen_request",
+             "calc.uncertain"] + BLAME
+    tb = tshark.table(capture(cap), names, "-o",
+                      "tcp.relative_sequence_numbers:" + relative,
+                      two_pass=two)
+    no_blame(tb)
+    rows = [[r[n] for n in names[:7]] for r in tb
+            if r["calc.expression"] or r["calc.result"]]
+    assert rows == [
+        ["1+1|2+2|3+3", "", "", "", "", "", ""],
+        # 4 and 6 answer 2+2 and 3+3, found again by value.
+        ["", "4|6", "", "4|4", "1|1", "", ""],
+        ["9+9", "", "", "", "", "", ""],
+        ["", "18", "", "7", "1", "", ""],
+        ["2+2", "", "2", "", "", "", ""],
+        # 2 #1 answers the lost 1+1 #1: said so, no blame.
+        ["", "2|4", "1|2", "12", "1", "1", ""],
+        ["1+1|2+0|4*4", "", "", "", "", "", ""],
+        ["", "2|16", "", "17", "1", "1", ""],
+    ]
 
 
 # ---- 4. a capture that starts mid-connection ------------------------------
@@ -535,3 +591,26 @@ def test_verification_budget(tshark, cap, capture, two):
     # The default budget verifies them all.
     tb = tshark.table(capture(cap), names, two_pass=two)
     assert [r["calc.verified"] for r in tb[3:]][1::2] == ["1"] * 6
+
+
+@PASSES
+def test_verification_budget_counts_evaluator_work(tshark, cap, capture,
+                                                   two):
+    # Short answers that are expensive to compute: the budget is the
+    # evaluator's work, not the answers' length.
+    big = 3 ** 41000 % 7 ** 20000
+    for k in range(4):
+        m = 1000003 + k
+        req = b"3**41000 %% 7**20000 %% %d" % m
+        cap.udp(other(C4, 40000 + k), S4, req)
+        cap.udp(S4, other(C4, 40000 + k), b"%d" % (big % m))
+    names = ["calc.result", "calc.verified", "calc.not_verified_budget"] \
+        + BLAME
+    # 1 million units: each of these costs more than a million.
+    tb = tshark.table(capture(cap), names, "-o", "calc.verify_budget:1",
+                      two_pass=two)
+    no_blame(tb)
+    assert [(r["calc.result"], r["calc.verified"],
+             r["calc.not_verified_budget"]) for r in tb[1::2]] == \
+        [(str(big % (1000003 + k)), "1" if k == 0 else "",
+          "" if k == 0 else "1") for k in range(4)]
