@@ -256,7 +256,7 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
                               cut ? v->rq.expr_len : v->shown);
   uint8_t il = calc_info_len(info_len);
   size_t kept = expect ? calc_verify_kept(&e) : 0;
-  calc_txn *t = (calc_txn *)wmem_alloc0(calc_track_pool(), sizeof *t +
+  calc_txn *t = (calc_txn *)calc_rec_alloc(sizeof *t +
       (il & ~CALC_INFO_CUT) + kept + (udp ? 2 * sizeof(uint32_t) : 0));
   memcpy(t->bytes, v->rq.expr, il & ~CALC_INFO_CUT);
   t->info_len = il;

@@ -197,8 +197,12 @@ int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
 
 /* A message's record: what the first pass decided, filed by frame and a
  * key, found by later passes.  Most are a transaction's request or first
- * response and cost nothing more. */
-typedef uintptr_t calc_rec;
+ * response and cost nothing more: a 32-bit handle. */
+typedef uint32_t calc_rec;
+
+/* n zeroed, 8-aligned bytes for the whole file (transactions, records):
+ * no header or rounding per allocation; freed by calc_frames_cleanup(). */
+void *calc_rec_alloc(size_t n);
 
 void calc_rec_put(const packet_info *pinfo, uint32_t key, calc_rec r);
 /* false when no record was filed under key. */
