@@ -46,9 +46,8 @@ enum {
 /* One request and what answered it, in one allocation with its bytes.  A
  * retransmitted request joins the transaction of the request it repeats. */
 typedef struct calc_txn {
-  int64_t req_ns;          /* request time, ns since the epoch */
+  uint32_t req_t;          /* request time, coded (calc_txn_req_ns()) */
   uint32_t req_frame, rep_frame;
-  uint32_t tag;
   uint16_t exp_len;        /* expected reply text, tag removed */
   uint16_t req_n;          /* request bytes, CR/LF removed (UDP bound) */
   uint8_t flags;           /* CALC_TXN_* */
@@ -61,7 +60,7 @@ typedef struct calc_txn {
   uint8_t verdict;         /* the first response's CALC_VERDICT_* */
   uint8_t info_len;        /* expression bytes kept for Info; the high bit:
                               there were more */
-  uint8_t bytes[];         /* info bytes; then the expected text (INLINE,
+  uint8_t bytes[];         /* the tag (TAG: 4 bytes); info bytes; then the expected text (INLINE,
                               NUL-terminated) or its 64-bit hash
                               (EXPECTED); UDP: the request's and first
                               response's 32-bit hashes */
@@ -244,6 +243,9 @@ bool calc_track_reply_is_whole(const calc_conv *cv, const uint8_t *p,
 /* The request's expression bytes kept for Info, their number and whether
  * there were more. */
 const uint8_t *calc_txn_info(const calc_txn *t, size_t *n, bool *cut);
+/* The request's time, ns since the epoch; its tag (0: untagged). */
+int64_t calc_txn_req_ns(const calc_txn *t);
+uint32_t calc_txn_tag(const calc_txn *t);
 /* The legacy request bytes joined, or NULL (not joined). */
 const uint8_t *calc_txn_joined(const calc_txn *t, size_t *n);
 /* Where the expected answer is kept (calc-verify.c reads it). */
