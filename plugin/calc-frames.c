@@ -64,7 +64,10 @@ void *calc_rec_alloc(size_t n)
   uint32_t units = (uint32_t)((n + 7) / 8);
   if (units == 0) units = 1;
   if (!calc_nchunks || calc_used + units > CALC_ARENA_UNITS) {
-    if (calc_nchunks == CALC_ARENA_MAX_CHUNKS) g_error("calc: state over 8 GiB");
+    /* Full: from the pool, without a handle (calc_unit_of): the message
+     * is tracked on the first pass, and shown untracked on later ones. */
+    if (calc_nchunks == CALC_ARENA_MAX_CHUNKS)
+      return wmem_alloc0(calc_track_pool(), n);
     if (calc_nchunks == calc_chunks_cap) {
       calc_chunks_cap = calc_chunks_cap ? calc_chunks_cap * 2 : 16;
       calc_chunks = g_renew(uint64_t *, calc_chunks, calc_chunks_cap);
@@ -84,18 +87,29 @@ void *calc_rec_alloc(size_t n)
   return p; /* zeroed: chunks are */
 }
 
-/* The arena unit of p, an address calc_rec_alloc() returned. */
+/* The arena unit of p, an address calc_rec_alloc() returned; 0 when it
+ * is not in the arena (full). */
 static uint32_t calc_unit_of(const void *p)
 {
   uint32_t lo = 0, hi = calc_nchunks;
+  uintptr_t a = (uintptr_t)p;
   while (hi - lo > 1) {
     uint32_t mid = (lo + hi) / 2;
-    if ((uintptr_t)calc_by_addr[mid].base <= (uintptr_t)p) lo = mid;
+    if ((uintptr_t)calc_by_addr[mid].base <= a) lo = mid;
     else hi = mid;
   }
   const calc_chunk *c = &calc_by_addr[lo];
-  return c->index << CALC_ARENA_SHIFT |
-         (uint32_t)((const uint64_t *)p - c->base);
+  uintptr_t b = (uintptr_t)c->base;
+  if (!calc_nchunks || a < b || a >= b + CALC_ARENA_UNITS * sizeof *c->base)
+    return 0;
+  return c->index << CALC_ARENA_SHIFT | (uint32_t)((a - b) / sizeof *c->base);
+}
+
+/* A handle of kind k to p; 0 (none) when p has no unit. */
+static calc_rec calc_handle(const void *p, unsigned k)
+{
+  uint32_t u = calc_unit_of(p);
+  return u ? u << 2 | k : 0;
 }
 
 static void *calc_unit_ptr(uint32_t unit)
@@ -113,17 +127,17 @@ calc_msg *calc_rec_new(calc_txn *t, uint32_t repeats)
 
 calc_rec calc_rec_of_msg(calc_msg *m)
 {
-  return calc_unit_of(m) << 2 | CALC_REC_MSG;
+  return calc_handle(m, CALC_REC_MSG);
 }
 
 calc_rec calc_rec_of_req(calc_txn *t)
 {
-  return calc_unit_of(t) << 2 | CALC_REC_REQ;
+  return calc_handle(t, CALC_REC_REQ);
 }
 
 calc_rec calc_rec_of_rep(calc_txn *t)
 {
-  return calc_unit_of(t) << 2 | CALC_REC_REP;
+  return calc_handle(t, CALC_REC_REP);
 }
 
 static calc_rec *calc_slot(uint32_t f, bool make)
