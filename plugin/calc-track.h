@@ -9,10 +9,12 @@
  *                  value), retransmissions, duplicates, legacy joins
  *   calc-verify.c  the core's answer to each request, kept as a length and
  *                  a hash, within a per-capture work budget
- *   calc-frames.c  the record of each message, by frame, for later passes
+ *   calc-frames.c  the record of each message, by frame, for later passes,
+ *                  and the arena of transactions and records
  *
  * packet-calc.c frames and displays the messages.  Everything kept lives
- * in calc_track_pool() (file scope, freed by calc_track_cleanup()).
+ * in calc-frames.c's arena (transactions, records) or calc_track_pool()
+ * (the rest), both file scope, freed by calc_track_cleanup().
  */
 #ifndef CALC_TRACK_H
 #define CALC_TRACK_H
