@@ -33,6 +33,62 @@ static wmem_map_t *calc_joins; /* calc_txn * -> calc_join * */
 
 /* ---- transactions ---- */
 
+/* Request times are kept in 32 bits: an offset from the file's first
+ * request time, in ns while it fits 30 bits (about a second), else in us
+ * or ms when that is exact (a pcap's us, for 17 minutes or 12 days); else
+ * (and for a time before the first) the index of the full time in
+ * calc_times_far.  The top 2 bits say which. */
+#define CALC_T_BITS 30
+#define CALC_T_NS 0u
+#define CALC_T_US 1u
+#define CALC_T_MS 2u
+#define CALC_T_FAR 3u
+
+static int64_t calc_time_base;
+static bool calc_time_set;
+static GArray *calc_times_far; /* int64_t ns */
+
+static uint32_t calc_time_code(int64_t ns)
+{
+  if (!calc_time_set) {
+    calc_time_base = ns;
+    calc_time_set = true;
+  }
+  static const struct { int64_t unit; uint32_t code; } units[] = {
+    {1, CALC_T_NS}, {1000, CALC_T_US}, {1000000, CALC_T_MS}};
+  int64_t d = ns - calc_time_base;
+  for (size_t i = 0; d >= 0 && i < G_N_ELEMENTS(units); i++)
+    if (d % units[i].unit == 0 && d / units[i].unit < (1 << CALC_T_BITS))
+      return units[i].code << CALC_T_BITS | (uint32_t)(d / units[i].unit);
+  if (!calc_times_far) calc_times_far = g_array_new(FALSE, FALSE, sizeof ns);
+  g_array_append_val(calc_times_far, ns);
+  return CALC_T_FAR << CALC_T_BITS | (calc_times_far->len - 1);
+}
+
+int64_t calc_txn_req_ns(const calc_txn *t)
+{
+  uint32_t v = t->req_t & ((1u << CALC_T_BITS) - 1);
+  switch (t->req_t >> CALC_T_BITS) {
+  case CALC_T_NS: return calc_time_base + v;
+  case CALC_T_US: return calc_time_base + (int64_t)v * 1000;
+  case CALC_T_MS: return calc_time_base + (int64_t)v * 1000000;
+  default: return g_array_index(calc_times_far, int64_t, v);
+  }
+}
+
+/* The bytes after the tag (calc_txn.bytes). */
+static const uint8_t *calc_txn_tail(const calc_txn *t)
+{
+  return t->bytes + ((t->flags & CALC_TXN_TAG) ? sizeof(uint32_t) : 0);
+}
+
+uint32_t calc_txn_tag(const calc_txn *t)
+{
+  uint32_t tag = 0;
+  if (t->flags & CALC_TXN_TAG) memcpy(&tag, t->bytes, sizeof tag);
+  return tag;
+}
+
 static size_t calc_txn_exp_size(const calc_txn *t)
 {
   if (t->flags & CALC_TXN_INLINE) return (size_t)t->exp_len + 1;
@@ -52,7 +108,7 @@ const uint8_t *calc_txn_info(const calc_txn *t, size_t *n, bool *cut)
   uint8_t len = j ? j->info_len : t->info_len;
   *n = len & ~CALC_INFO_CUT;
   *cut = (len & CALC_INFO_CUT) != 0;
-  return j ? j->info : t->bytes;
+  return j ? j->info : calc_txn_tail(t);
 }
 
 const uint8_t *calc_txn_joined(const calc_txn *t, size_t *n)
@@ -66,13 +122,14 @@ const uint8_t *calc_txn_joined(const calc_txn *t, size_t *n)
 const uint8_t *calc_txn_exp_bytes(const calc_txn *t)
 {
   const calc_join *j = calc_join_of(t);
-  return j ? j->exp : t->bytes + (t->info_len & ~CALC_INFO_CUT);
+  return j ? j->exp : calc_txn_tail(t) + (t->info_len & ~CALC_INFO_CUT);
 }
 
 /* UDP: the request's and the first response's hashes. */
 static uint32_t *calc_txn_udp(calc_txn *t)
 {
-  return (uint32_t *)(void *)(t->bytes + (t->info_len & ~CALC_INFO_CUT) +
+  return (uint32_t *)(void *)((uint8_t *)calc_txn_tail(t) +
+                              (t->info_len & ~CALC_INFO_CUT) +
                               calc_txn_exp_size(t));
 }
 
@@ -240,7 +297,7 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
   if (!cut && (udp || tagged)) {
     for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++) {
       calc_txn *t = calc_queue_at(q, i);
-      if (tagged && t->tag != v->rq.tag) continue;
+      if (tagged && calc_txn_tag(t) != v->rq.tag) continue;
       if (udp && t->req_n == n && calc_txn_udp(t)[0] == req_hash) {
         if (t->nreq < G_MAXUINT8) t->nreq++;
         return calc_rec_of_msg(calc_rec_new(t, t->req_frame));
@@ -256,20 +313,24 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
                               cut ? v->rq.expr_len : v->shown);
   uint8_t il = calc_info_len(info_len);
   size_t kept = expect ? calc_verify_kept(&e) : 0;
-  calc_txn *t = (calc_txn *)wmem_alloc0(calc_track_pool(), sizeof *t +
+  size_t tl = tagged ? sizeof(uint32_t) : 0;
+  calc_txn *t = (calc_txn *)calc_rec_alloc(sizeof *t + tl +
       (il & ~CALC_INFO_CUT) + kept + (udp ? 2 * sizeof(uint32_t) : 0));
-  memcpy(t->bytes, v->rq.expr, il & ~CALC_INFO_CUT);
+  if (tagged) {
+    t->flags |= CALC_TXN_TAG;
+    memcpy(t->bytes, &v->rq.tag, sizeof(uint32_t));
+  }
+  memcpy(t->bytes + tl, v->rq.expr, il & ~CALC_INFO_CUT);
   t->info_len = il;
   if (expect)
-    calc_verify_keep(t, t->bytes + (il & ~CALC_INFO_CUT), &e);
+    calc_verify_keep(t, t->bytes + tl + (il & ~CALC_INFO_CUT), &e);
   else if (verify && !cut && e.budget)
     t->flags |= CALC_TXN_BUDGET;
   if (udp) calc_txn_udp(t)[0] = req_hash;
   t->req_n = (uint16_t)MIN(n, G_MAXUINT16);
-  t->req_ns = (int64_t)pinfo->abs_ts.secs * 1000000000 + pinfo->abs_ts.nsecs;
+  t->req_t = calc_time_code((int64_t)pinfo->abs_ts.secs * 1000000000 +
+                            pinfo->abs_ts.nsecs);
   t->req_frame = pinfo->num;
-  t->tag = tagged ? v->rq.tag : 0;
-  if (tagged) t->flags |= CALC_TXN_TAG;
   if (cut) t->flags |= CALC_TXN_CUT;
   if (reused) t->flags |= CALC_TXN_TAG_REUSED;
   t->nreq = 1;
@@ -386,7 +447,7 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
   if (ri->has_tag && !cut) {
     q = &cv->tagged;
     for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++)
-      if (calc_queue_at(q, i)->tag == ri->tag) {
+      if (calc_txn_tag(calc_queue_at(q, i)) == ri->tag) {
         t = calc_queue_at(q, i);
         at = i;
         break;
@@ -394,7 +455,7 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
     for (uint32_t i = 0; !t && i < CALC_ANSWERED_TAGS; i++) {
       calc_txn *a = cv->answered_tags[(cv->answered_next - 1 - i) %
                                       CALC_ANSWERED_TAGS];
-      if (a && a->tag == ri->tag) {
+      if (a && calc_txn_tag(a) == ri->tag) {
         last = a;
         dup = true;
         break;
@@ -499,4 +560,7 @@ void calc_pair_cleanup(void)
   calc_ctx_free(calc_pair_ctx);
   calc_pair_ctx = NULL;
   calc_joins = NULL;
+  calc_time_set = false;
+  if (calc_times_far) g_array_free(calc_times_far, TRUE);
+  calc_times_far = NULL;
 }

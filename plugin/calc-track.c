@@ -9,8 +9,8 @@ static int calc_proto = -1;
 /* Everything the parts keep for the whole capture file, in an allocator
  * of its own: kept apart from the file scope, the state of TCP and the
  * other dissectors stays as compact (and as fast to walk) as without us.
- * Nothing is freed before the file closes, so the block-fast allocator:
- * no header per allocation (8 bytes a transaction). */
+ * Nothing is freed before the file closes, so the block-fast allocator.
+ * Transactions and records, the bulk, are in calc-frames.c's arena. */
 static wmem_allocator_t *calc_pool;
 
 wmem_allocator_t *calc_track_pool(void)

@@ -9,10 +9,12 @@
  *                  value), retransmissions, duplicates, legacy joins
  *   calc-verify.c  the core's answer to each request, kept as a length and
  *                  a hash, within a per-capture work budget
- *   calc-frames.c  the record of each message, by frame, for later passes
+ *   calc-frames.c  the record of each message, by frame, for later passes,
+ *                  and the arena of transactions and records
  *
  * packet-calc.c frames and displays the messages.  Everything kept lives
- * in calc_track_pool() (file scope, freed by calc_track_cleanup()).
+ * in calc-frames.c's arena (transactions, records) or calc_track_pool()
+ * (the rest), both file scope, freed by calc_track_cleanup().
  */
 #ifndef CALC_TRACK_H
 #define CALC_TRACK_H
@@ -46,9 +48,8 @@ enum {
 /* One request and what answered it, in one allocation with its bytes.  A
  * retransmitted request joins the transaction of the request it repeats. */
 typedef struct calc_txn {
-  int64_t req_ns;          /* request time, ns since the epoch */
+  uint32_t req_t;          /* request time, coded (calc_txn_req_ns()) */
   uint32_t req_frame, rep_frame;
-  uint32_t tag;
   uint16_t exp_len;        /* expected reply text, tag removed */
   uint16_t req_n;          /* request bytes, CR/LF removed (UDP bound) */
   uint8_t flags;           /* CALC_TXN_* */
@@ -61,7 +62,7 @@ typedef struct calc_txn {
   uint8_t verdict;         /* the first response's CALC_VERDICT_* */
   uint8_t info_len;        /* expression bytes kept for Info; the high bit:
                               there were more */
-  uint8_t bytes[];         /* info bytes; then the expected text (INLINE,
+  uint8_t bytes[];         /* the tag (TAG: 4 bytes); info bytes; then the expected text (INLINE,
                               NUL-terminated) or its 64-bit hash
                               (EXPECTED); UDP: the request's and first
                               response's 32-bit hashes */
@@ -197,8 +198,12 @@ int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
 
 /* A message's record: what the first pass decided, filed by frame and a
  * key, found by later passes.  Most are a transaction's request or first
- * response and cost nothing more. */
-typedef uintptr_t calc_rec;
+ * response and cost nothing more: a 32-bit handle. */
+typedef uint32_t calc_rec;
+
+/* n zeroed, 8-aligned bytes for the whole file (transactions, records):
+ * no header or rounding per allocation; freed by calc_frames_cleanup(). */
+void *calc_rec_alloc(size_t n);
 
 void calc_rec_put(const packet_info *pinfo, uint32_t key, calc_rec r);
 /* false when no record was filed under key. */
@@ -246,6 +251,9 @@ bool calc_track_reply_is_start(const calc_conv *cv, const uint8_t *p,
 /* The request's expression bytes kept for Info, their number and whether
  * there were more. */
 const uint8_t *calc_txn_info(const calc_txn *t, size_t *n, bool *cut);
+/* The request's time, ns since the epoch; its tag (0: untagged). */
+int64_t calc_txn_req_ns(const calc_txn *t);
+uint32_t calc_txn_tag(const calc_txn *t);
 /* The legacy request bytes joined, or NULL (not joined). */
 const uint8_t *calc_txn_joined(const calc_txn *t, size_t *n);
 /* Where the expected answer is kept (calc-verify.c reads it). */

@@ -439,8 +439,9 @@ static void calc_add_resent(packet_info *pinfo, proto_item *it)
 static nstime_t calc_txn_time(const calc_txn *t)
 {
   nstime_t ts;
-  ts.secs = (time_t)(t->req_ns / 1000000000);
-  ts.nsecs = (int)(t->req_ns % 1000000000);
+  int64_t ns = calc_txn_req_ns(t);
+  ts.secs = (time_t)(ns / 1000000000);
+  ts.nsecs = (int)(ns % 1000000000);
   return ts;
 }
 
