@@ -88,17 +88,7 @@ def test_tcp_backend_killed_mid_run(setup, calcd_bin):
     setup.backends(calcd_bin, *TRUST)
     ng = setup.nginx()
     victim = setup.calcd[1]
-    lc = lbtest.LoadClient(ng.port, conns=9, depth=8)
-    lc.run(4.0, during=lambda: victim.proc.send_signal(signal.SIGKILL),
-           at=1.5)
-    print(lc.report())
-    assert lc.wrong == 0, lc.report()
-    assert lc.reconnect_fail == 0, lc.report()
-    assert lc.unanswered_at_end == 0, lc.report()
-    assert 1 <= lc.ended <= 9, lc.report()
-    assert lc.lost <= lc.ended * lc.depth, lc.report()
-    assert all(t >= lc.kill_time for t, _ in lc.lost_at), lc.report()
-    assert lc.ok == lc.sent - lc.lost, lc.report()
+    lc = lbtest.load_while_killing(ng.port, victim)
     counters = setup.stop_backends()
     assert counters[1] == {}
     # After the kill, the reopened connections went to the two left.
