@@ -127,6 +127,8 @@ FIELDS = [
     "calc.error.message", "calc.response_in", "calc.response_to",
     "calc.time", "calc.expected", "calc.verified", "calc.refused",
     "calc.udp_bound", "calc.retransmission_of", "calc.duplicate_of",
+    "calc.proxy.version", "calc.proxy.src.ipv4", "calc.proxy.src.ipv6",
+    "calc.proxy.srcport", "calc.proxy.length",
 ]
 EXPERT = "_ws.expert"
 

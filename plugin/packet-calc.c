@@ -30,7 +30,7 @@
 #include <epan/tap.h>
 #include <wsutil/utf8_entities.h>
 
-#include "calc_proxy.h"
+#include "calc-proxyhdr.h"
 #include "calc-track.h"
 #include "calc_frame.h"
 #include "packet-calc.h"
@@ -67,7 +67,6 @@ static dissector_handle_t calc_tls_handle;
 /* What held calc's ports before the handoff ([0] UDP, [1] TCP). */
 static dissector_handle_t calc_displaced[2][CALC_PORT_COUNT];
 static bool calc_ports_given_back;
-static heur_dtbl_entry_t *proxy_heur; /* Wireshark's "proxy_tcp" */
 static calc_ws_pref_bool calc_desegment = TRUE;
 static calc_ws_pref_bool calc_verify = TRUE;
 static unsigned calc_verify_budget; /* millions of work units per capture */
@@ -1002,37 +1001,13 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
   return len;
 }
 
-/* A PROXY protocol header (v1 or v2, lib/calc_proxy.h's rules) opening a
- * client's stream: a load balancer's, in front of calcd --proxy-protocol
- * (docs/SCALING.md).  Wireshark's own "proxy" dissector shows it; calc
- * dissects what follows.  Returns the header's length, 0 when there is
- * none, or -1 when the segment is the start of one (reassembly asked). */
-static int calc_tcp_proxy_header(tvbuff_t *tvb, packet_info *pinfo,
-                                 proto_tree *tree, const struct tcpinfo *ti)
-{
-  if (!ti || ti->seq != 1 || !proxy_heur || !proxy_heur->enabled) return 0;
-  int len = (int)tvb_captured_length(tvb);
-  if (len == 0) return 0;
-  calc_proxy_hdr h;
-  calc_proxy_err e;
-  int n = calc_proxy_parse(tvb_get_ptr(tvb, 0, len), (size_t)len, &h, &e);
-  if (n == 0 && pinfo->can_desegment &&
-      tvb_reported_length(tvb) == (guint)len) {
-    pinfo->desegment_offset = 0;
-    pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
-    return -1;
-  }
-  if (n <= 0) return 0;
-  proxy_heur->dissector(tvb_new_subset_length(tvb, 0, n), pinfo, tree,
-                        (void *)ti);
-  return n;
-}
-
 static int dissect_calc_tcp(tvbuff_t *tvb, packet_info *pinfo,
                             proto_tree *tree, void *data)
 {
   const struct tcpinfo *ti = (const struct tcpinfo *)data;
-  int hdr = calc_tcp_proxy_header(tvb, pinfo, tree, ti);
+  /* A PROXY header opens a client's stream behind a load balancer
+   * (calc-proxyhdr.c); calc's lines follow it. */
+  int hdr = ti && ti->seq == 1 ? calc_proxyhdr_dissect(tvb, pinfo, tree) : 0;
   if (hdr < 0) return (int)tvb_captured_length(tvb);
   if (hdr == 0) return dissect_calc_tcp_common(tvb, pinfo, tree, data, false);
   if (tvb_captured_length(tvb) == (unsigned)hdr) return hdr;
@@ -1306,6 +1281,7 @@ void proto_register_calc(void)
                                        proto_calc);
   calc_tap = register_tap("calc");
   calc_rtd_register(proto_calc);
+  calc_proxyhdr_register(proto_calc);
   register_init_routine(calc_init);
   register_cleanup_routine(calc_cleanup);
 }
@@ -1330,5 +1306,4 @@ void proto_reg_handoff_calc(void)
                      "calc_udp", proto_calc, HEURISTIC_DISABLE);
   heur_dissector_add("tcp", dissect_calc_heur_tcp, "Calc over TCP",
                      "calc_tcp", proto_calc, HEURISTIC_DISABLE);
-  proxy_heur = find_heur_dissector_by_unique_short_name("proxy_tcp");
 }

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """captures/proxy-haproxy.pcapng, recorded behind HAProxy (captures/record):
-Wireshark's own proxy dissector decodes each PROXY header, and calc the
-requests and replies after it, with no calc message made of header
-bytes.  (Its whole calc dissection is captures/expected/proxy-haproxy.txt,
+calc shows each PROXY header as calcd reads it (plugin/calc-proxyhdr.c,
+lib's parse; not Wireshark's proxy dissector, which from 4.4 on takes the
+stream over), and the requests and replies after it, with no calc message
+made of header bytes.  (Its whole calc dissection is captures/expected/proxy-haproxy.txt,
 checked by tests/captures.)"""
 import os
 import sys
@@ -15,9 +16,10 @@ sys.path.insert(0, str(REPO / "captures"))
 import capture_set  # noqa: E402
 
 PCAP = str(REPO / "captures" / "proxy-haproxy.pcapng")
-FIELDS = ["frame.number", "tcp.srcport", "proxy.v2.cmd", "proxy.v1.proto",
-          "proxy.src.ipv4", "proxy.srcport", "calc.type", "calc.expression",
-          "calc.result"]
+FIELDS = ["frame.number", "tcp.srcport", "calc.proxy.version",
+          "calc.proxy.local", "calc.proxy.src.ipv4", "calc.proxy.srcport",
+          "calc.proxy.dst.ipv4", "calc.proxy.dstport", "calc.proxy.length",
+          "calc.type", "calc.expression", "calc.result"]
 
 
 @pytest.fixture(scope="module")
@@ -31,18 +33,30 @@ def rows():
     return [dict(zip(FIELDS, line.split("\t"))) for line in out.splitlines()]
 
 
-def test_headers_by_the_proxy_dissector(rows):
-    hdr = [r for r in rows if r["proxy.v2.cmd"] or r["proxy.v1.proto"]]
-    assert [(r["proxy.v2.cmd"], r["proxy.v1.proto"]) for r in hdr] == [
-        ("0", ""),      # HAProxy's health check: LOCAL
-        ("1", ""),      # the calc session: PROXY, naming the client
-        ("", "TCP4"),   # the raw v1 client
+def is_true(v):
+    return v in ("1", "True")   # tshark 4.0 prints 1, 4.4+ True
+
+
+def test_headers_shown_by_calc(rows):
+    hdr = [r for r in rows if r["calc.proxy.version"]]
+    assert [(r["calc.proxy.version"], is_true(r["calc.proxy.local"]))
+            for r in hdr] == [
+        ("2", True),    # HAProxy's health check: LOCAL
+        ("2", False),   # the calc session: PROXY, naming the client
+        ("1", False),   # the raw v1 client
     ]
     local, session, v1 = hdr
-    assert local["proxy.src.ipv4"] == ""  # LOCAL: no client address shown
-    assert session["proxy.src.ipv4"] == "127.0.0.1"
-    assert v1["proxy.src.ipv4"] == "192.0.2.10"
-    assert v1["proxy.srcport"] == "40000"
+    assert local["calc.proxy.src.ipv4"] == ""  # LOCAL: no client address
+    assert local["calc.proxy.length"] == "16"
+    assert session["calc.proxy.src.ipv4"] == "127.0.0.1"
+    assert session["calc.proxy.dst.ipv4"] == "127.0.0.1"
+    assert session["calc.proxy.length"] == "28"   # 16 + the IPv4 block
+    assert v1["calc.proxy.src.ipv4"] == "192.0.2.10"
+    assert v1["calc.proxy.srcport"] == "40000"
+    assert v1["calc.proxy.dst.ipv4"] == "127.0.0.2"
+    assert v1["calc.proxy.dstport"] == "4000"
+    assert v1["calc.proxy.length"] == str(len(
+        "PROXY TCP4 192.0.2.10 127.0.0.2 40000 4000\r\n"))
     # the header-only segments hold no calc message
     assert local["calc.type"] == "" and session["calc.type"] == ""
     # v1 header and request in one segment: both decoded
