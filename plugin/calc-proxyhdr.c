@@ -63,6 +63,16 @@ static bool calc_proxy_addr(const struct sockaddr_storage *ss, address *a,
   return false;
 }
 
+/* "192.0.2.1:40000", "[2001:db8::1]:40000". */
+static const char *calc_proxy_end_text(packet_info *pinfo, const address *a,
+                                       uint16_t port)
+{
+  bool v6 = a->type == AT_IPv6;
+  return wmem_strdup_printf(pinfo->pool, "%s%s%s:%u", v6 ? "[" : "",
+                            address_to_str(pinfo->pool, a), v6 ? "]" : "",
+                            port);
+}
+
 /* One end's address and port, over the whole header (v1 spells them in
  * text, v2 in binary: the header is where they come from). */
 static void calc_proxy_add_end(proto_tree *st, tvbuff_t *tvb, int n,
@@ -101,9 +111,9 @@ int calc_proxyhdr_dissect(tvbuff_t *tvb, packet_info *pinfo,
   bool named = !h.local && calc_proxy_addr(&h.src, &src, &sport) &&
                calc_proxy_addr(&h.dst, &dst, &dport);
   const char *who = named
-    ? wmem_strdup_printf(pinfo->pool, "%s:%u " UTF8_RIGHTWARDS_ARROW " %s:%u",
-                         address_to_str(pinfo->pool, &src), sport,
-                         address_to_str(pinfo->pool, &dst), dport)
+    ? wmem_strdup_printf(pinfo->pool, "%s " UTF8_RIGHTWARDS_ARROW " %s",
+                         calc_proxy_end_text(pinfo, &src, sport),
+                         calc_proxy_end_text(pinfo, &dst, dport))
     : "no client address";
 
   col_set_str(pinfo->cinfo, COL_PROTOCOL, "CALC");
