@@ -6,6 +6,7 @@
 #   scripts/dev.sh demo   install what is missing, build, run the main job
 #   scripts/dev.sh test   install what is missing, build, run every test
 #   scripts/dev.sh build  install what is missing, build
+#   scripts/dev.sh deps   install what is missing, nothing else
 #
 # Works as root and as a normal user with sudo, on Debian 12, 13 and
 # testing.  The build goes to ./build (override with CALC_BUILD_DIR).
@@ -85,9 +86,10 @@ install_missing() {
 
 configure_and_build() {
   say "building in $build"
-  # CALC_TEST_COMPAT=1: the compatibility runner joins the test run.
+  # The compatibility runner is part of the test run; CALC_TEST_COMPAT=0
+  # leaves it out.
   cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCALC_WERROR=ON \
-    -DCALC_TEST_COMPAT="$([ "${CALC_TEST_COMPAT:-0}" = 1 ] && echo ON || echo OFF)" \
+    -DCALC_TEST_COMPAT="$([ "${CALC_TEST_COMPAT:-1}" = 0 ] && echo OFF || echo ON)" \
     -DCALC_BUILD_PLUGIN=ON >/dev/null
   cmake --build "$build" -j "$(nproc)"
 }
@@ -237,5 +239,6 @@ case "$mode" in
   demo)  install_missing; configure_and_build; demo ;;
   test)  install_missing; configure_and_build; run_tests ;;
   build) install_missing; configure_and_build ;;
-  *) echo "usage: $0 [demo|test|build]" >&2; exit 2 ;;
+  deps)  install_missing ;;
+  *) echo "usage: $0 [demo|test|build|deps]" >&2; exit 2 ;;
 esac
