@@ -89,17 +89,49 @@ def test_first_line_paused_where_unfinished(calcd):
         assert recv_lines(s, 1) == b"42\n"
 
 
+# calc_proto.h: legacy bytes are a request once quiet for this long, or
+# for the longer hold while they end in an unfinished expression.
+LEGACY_QUIET = 0.020
+LEGACY_INCOMPLETE = 0.250
+
+
+def recv_exactly(sock, n, deadline=5.0):
+    """n bytes, however late they come (a loaded machine); fewer if the
+    peer closes or the deadline passes."""
+    buf = b""
+    end = time.monotonic() + deadline
+    while len(buf) < n and time.monotonic() < end:
+        sock.settimeout(max(end - time.monotonic(), 0.001))
+        try:
+            chunk = sock.recv(n - len(buf))
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
 def test_legacy_client(calcd):
     # Like the original client: one expression per write, no newline,
-    # waits for each reply, which carries no newline.
+    # waits for each reply, which carries no newline.  Timers never fire
+    # early, so the reply times prove which rule answered on any machine
+    # load: none before the quiet time, and at least one before the
+    # unfinished-expression hold could have ended (scheduling delays only
+    # add, so a loaded machine cannot make a wrong server pass).
+    waits = []
     with calcd.tcp() as s:
         for req, reply in [(b"15*15", b"225"), (b"30+30", b"60"),
                            (b"1/0", b"ERR zero-division: division by zero"),
                            (b"2**-1 #3", b"0.5 #3")]:
             t0 = time.monotonic()
             s.sendall(req)
-            assert recv_quiet(s, 0.15) == reply
-            assert time.monotonic() - t0 < 0.15 + 0.1  # ~20 ms quiet time
+            got = recv_exactly(s, len(reply))
+            waits.append(time.monotonic() - t0)
+            assert got == reply
+            assert recv_quiet(s, 0.1) == b""       # no newline after it
+    assert min(waits) >= LEGACY_QUIET - 0.002, waits
+    assert min(waits) < LEGACY_INCOMPLETE, waits
 
 
 def test_legacy_incomplete_waits_longer(calcd):
