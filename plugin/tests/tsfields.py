@@ -2,25 +2,32 @@
 """tshark's output in one form on every Wireshark version.
 
 What tshark itself prints differently, while calc's values are the same:
-- booleans: 4.0 prints FT_BOOLEAN fields as 1/0, 4.4 and later as
+- booleans: 4.0 prints FT_BOOLEAN fields as 1/0, 4.2 and later as
   True/False;
-- escapes (-E escape=y, the default): 4.0 escapes tab, LF and CR; 4.4 and
-  later also backslash, form feed, vertical tab and backspace.
-The one form is 4.0's (the expected files were reviewed in it).  4.2 is
-taken to print as 4.0 (not run here).
+- escapes (-E escape=y, the default): 4.0 and 4.2 escape tab, LF and CR;
+  4.4 and later also backslash, form feed, vertical tab and backspace.
+The one form is 4.0's (the expected files were reviewed in it).  The 4.2
+behaviour was seen on Ubuntu 24.04's tshark 4.2.2 (not a runner suite:
+tests/compat/README.md).
 """
 import re
 import subprocess
 
-_NEW_STYLE = (4, 4)   # first version printing True/False and escaping '\'
+_BOOL_STYLE = (4, 2)  # first version printing True/False
+_ESC_STYLE = (4, 4)   # first version escaping '\'
 _booleans = {}        # tshark command (tuple) -> FT_BOOLEAN field names
 
 
-def new_style(version):
+def _version(version):
     """version: "4.4" or (4, 4)."""
     if isinstance(version, str):
         version = tuple(int(x) for x in version.split(".")[:2])
-    return tuple(version) >= _NEW_STYLE
+    return tuple(version)
+
+
+def new_style(version):
+    """Whether tshark of this version prints -T fields otherwise than 4.0."""
+    return _version(version) >= _BOOL_STYLE
 
 
 def boolean_fields(cmd, env=None):
@@ -41,10 +48,10 @@ _UNESCAPE = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r", "f": "\f",
 _ESC = re.compile(r"\\([\\tnrfvb])")
 
 
-def _value(v, boolean):
+def _value(v, boolean, escapes):
     if boolean:
         return {"True": "1", "False": "0"}.get(v, v)
-    if "\\" not in v:
+    if not escapes or "\\" not in v:
         return v
     raw = _ESC.sub(lambda m: _UNESCAPE[m.group(1)], v)
     return raw.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
@@ -78,6 +85,7 @@ def normalise(out, args, version, cmd, env=None, booleans=None):
     if booleans is None:
         booleans = boolean_fields(cmd, env)
     booleans = set(booleans) & set(names)
+    escapes = _version(version) >= _ESC_STYLE
     lines = out.split("\n")
     for i, line in enumerate(lines):
         if line == "":
@@ -86,8 +94,9 @@ def normalise(out, args, version, cmd, env=None, booleans=None):
         if len(cols) != len(names):
             continue
         lines[i] = sep.join(
-            agg.join(_value(v, True) for v in c.split(agg)) if n in booleans
-            else _value(c, False) for n, c in zip(names, cols))
+            agg.join(_value(v, True, escapes) for v in c.split(agg))
+            if n in booleans else _value(c, False, escapes)
+            for n, c in zip(names, cols))
     return "\n".join(lines)
 
 
