@@ -30,6 +30,10 @@ uint64_t bench_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+unsigned bench_inflight_cap(const bench_opts *o) {
+  return o->rate > 0 ? BENCH_RATE_WINDOW : o->depth;
+}
+
 /* ---- connections ------------------------------------------------------ */
 
 enum { SLOT_FREE = 0, SLOT_WAIT = 1 };
@@ -66,6 +70,7 @@ typedef struct bench_worker {
   int ep;
   bench_conn *conns;
   unsigned nconns;
+  unsigned cap;       /* in flight per connection (bench_inflight_cap) */
   uint64_t quota;     /* requests to send (UINT64_MAX: by time) */
   double rate;        /* per worker, 0: unpaced */
   uint64_t t_start, t_stop_send, t_end;
@@ -158,7 +163,7 @@ static bench_slot *take_slot(bench_worker *w, bench_conn *c, uint64_t now,
 }
 
 static int can_queue(const bench_worker *w, const bench_conn *c) {
-  return !c->dead && c->inflight < w->o->depth &&
+  return !c->dead && c->inflight < w->cap &&
          c->seq_next - c->seq_oldest <= c->ring_mask;
 }
 
@@ -407,7 +412,7 @@ static int open_conn(bench_worker *w, bench_conn *c,
     if (!c->out || !c->in) return -1;
   }
   unsigned ring = 1;
-  while (ring < 4 * o->depth) ring <<= 1;
+  while (ring < 4 * w->cap) ring <<= 1;
   c->ring = calloc(ring, sizeof *c->ring);
   if (!c->ring) return -1;
   c->ring_mask = ring - 1;
@@ -457,13 +462,19 @@ static void *worker_main(void *arg) {
     /* Sleep until a reply, the next paced send, or the next loss scan. */
     uint64_t wake = now + 100000000ull;
     if (udp && next_scan < wake) wake = next_scan;
-    if (sending && w->rate > 0) {
+    /* (the next due send only when a connection has room for it: else
+     * a reply wakes us, and spinning would take the CPU from the server) */
+    int room = 0;
+    for (unsigned i = 0; sending && !room && i < w->nconns; i++)
+      room = can_queue(w, &w->conns[i]);
+    int paced = sending && w->rate > 0 && room;
+    if (paced) {
       uint64_t due = w->t_start + (uint64_t)((double)w->n.sent * 1e9 / w->rate);
       if (due < wake) wake = due;
     }
     if (sending && w->t_stop_send < wake) wake = w->t_stop_send;
     int tmo = wake > now ? (int)((wake - now + 999999) / 1000000) : 0;
-    if (sending && w->rate > 0 && wake - now < 1000000) tmo = 0; /* < 1 ms */
+    if (paced && wake - now < 1000000) tmo = 0; /* < 1 ms */
     int n = epoll_wait(w->ep, ev, 64, tmo);
     for (int i = 0; i < n; i++) {
       bench_conn *c = ev[i].data.ptr;
@@ -525,6 +536,7 @@ static int setup_workers(const bench_opts *o, bench_worker *ws,
       fprintf(stderr, "calc-bench: out of memory\n");
       return -1;
     }
+    w->cap = bench_inflight_cap(o);
     w->quota = o->requests ? o->requests / o->threads +
                                  (t < o->requests % o->threads ? 1 : 0)
                            : UINT64_MAX;

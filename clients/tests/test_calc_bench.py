@@ -187,3 +187,105 @@ def test_expression_length_limit():
     assert bench("-e", ok + "1", "-n", "1", "-s", "127.0.0.1:1").returncode == 2
     r = bench("-e", ok, "-n", "1", "-s", "127.0.0.1:1")
     assert r.returncode == 3  # accepted; no server there
+
+
+class StallingServer:
+    """A delay line, not a queue: each `15*15 #T` is answered `225 #T`
+    DELAY s after it arrives, as over a long link, except that once, from
+    the arrival of request STALL_AT on, the server stalls for STALL s:
+    what arrives meanwhile is answered when the stall ends.  It records
+    how many requests arrived during the stall (`held`)."""
+
+    DELAY, STALL, STALL_AT = 0.015, 1.0, 50
+
+    def __init__(self, udp):
+        self.udp = udp
+        kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+        self.sock = socket.socket(socket.AF_INET, kind)
+        self.sock.bind(("127.0.0.1", 0))
+        if not udp:
+            self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.n = self.held = 0
+        self.stall_end = None
+        self.queue = []           # (when to answer, reply, peer)
+        self.cv = threading.Condition()
+        self.done = threading.Event()
+        for fn in (self.read, self.write):
+            threading.Thread(target=fn, daemon=True).start()
+
+    def arrived(self, tag, peer):
+        now = time.monotonic()
+        with self.cv:
+            if self.n == self.STALL_AT:
+                self.stall_end = now + self.STALL
+            self.n += 1
+            when = now + self.DELAY
+            if self.stall_end and now < self.stall_end:
+                when = max(when, self.stall_end)
+                self.held += 1
+            self.queue.append((when, b"225 #" + tag, peer))
+            self.cv.notify()
+
+    def read(self):
+        if self.udp:
+            while not self.done.is_set():
+                data, peer = self.sock.recvfrom(65536)
+                self.arrived(data.rsplit(b" #", 1)[1].strip(), peer)
+            return
+        self.conn, _ = self.sock.accept()
+        buf = b""
+        while True:
+            data = self.conn.recv(65536)
+            if not data:
+                return
+            buf += data
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                self.arrived(line.rsplit(b" #", 1)[1], None)
+
+    def write(self):
+        while not self.done.is_set():
+            with self.cv:
+                while not self.queue:
+                    self.cv.wait()
+                when, reply, peer = self.queue.pop(0)  # in order (TCP)
+            time.sleep(max(0.0, when - time.monotonic()))
+            if self.udp:
+                self.sock.sendto(reply, peer)
+            else:
+                self.conn.sendall(reply + b"\n")
+
+    def close(self):
+        self.done.set()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("proto", ["--tcp", "--udp"])
+def test_open_loop_probe_recovers_after_a_stall(proto):
+    """-R is open loop: while the server stalls, requests keep going out
+    on schedule (-d 1 notwithstanding), each counts from its scheduled
+    time, and the stall counts for the ~50 requests due during it only:
+    the requests after it are on time again (p50), where a probe waiting
+    for each reply would still be catching up (at 20 - 15 ms per
+    request, 200 requests to make up a second)."""
+    srv = StallingServer(proto == "--udp")
+    try:
+        j = bench_json(proto, "-s", f"127.0.0.1:{srv.port}", "-e", "15*15",
+                       "-c", "1", "-d", "1", "-R", "50", "-n", "200",
+                       "-t", "5000")
+    finally:
+        srv.close()
+    assert srv.n == j["sent"] == j["replies"] == j["ok"] == 200
+    assert j["wrong"] == j["lost"] == j["late"] == 0
+    assert j["depth"] == 1024  # the open-loop window, BENCH_RATE_WINDOW
+    # sent on schedule during the 1 s stall (a closed-loop probe: none)
+    assert 40 <= srv.held <= 55, srv.held
+    lat = j["latency_us"]
+    # the first request due in the stall waited all of it ...
+    assert 950e3 <= lat["max"] <= 1500e3, lat
+    # ... the ~50 due during it from ~1 s down to the delay: p90 is the
+    # 20th slowest, due ~0.4 s into the stall ...
+    assert 400e3 <= lat["p90"] <= 800e3, lat
+    # ... and the rest were on time: the delay line's 15 ms, not the stall
+    assert lat["p50"] < 150e3, lat
