@@ -10,9 +10,10 @@ the same run (docs/BENCHMARKS.md, "Server").
 Each calcd measured (this build's, and with --before-rev or --before the
 one to compare with, built from that git revision) goes through:
 
-  fairness   an unrelated client's `15*15`, one request at a time, paced at
-             50/s (calc-bench -c 1 -d 1 -R 50: latency from each
-             request's scheduled time), over TCP and over UDP, alone and
+  fairness   an unrelated client's `15*15`, paced at 50/s, open loop
+             (calc-bench -c 1 -R 50: each request sent at its scheduled
+             time whatever is in flight, its latency counted from that
+             time, docs/CLIENTS.md), over TCP and over UDP, alone and
              then while 4 TCP clients pipeline `3**41000 % 7**20000 %
              10**4290` (16 in flight each) and one UDP socket floods the
              same request (64 in flight): p50 and p99; and the same
@@ -136,7 +137,7 @@ def fairness(calcd, cb, seconds):
         procs = attackers(cb, srv.port, 3 * seconds + 20) if attack else []
         time.sleep(1.0 if attack else 0.2)  # the attack reaches its pace
         for tr in ("tcp", "udp"):
-            r = bench(cb, srv.port, "--" + tr, "-c", "1", "-d", "1",
+            r = bench(cb, srv.port, "--" + tr, "-c", "1",
                       "-e", "15*15", "-R", str(PROBE_RATE), "-t", "5000",
                       seconds=seconds)
             rows[(attack, tr)] = r
