@@ -213,7 +213,7 @@ def settled_log(srv):
 
 
 def test_new_senders_datagram_waits_one_turn_not_the_queue(calcd_factory):
-    """A datagram from a new sender on the flood's socket, while 8 TCP
+    """A datagram from a new sender on the flood's socket, while 12 TCP
     connections pipeline heavy requests too: the socket's task would wait
     for its place behind all of them (the flood keeps it heavy), so calcd
     reads the socket as it becomes readable and gives a new sender's
@@ -224,10 +224,10 @@ def test_new_senders_datagram_waits_one_turn_not_the_queue(calcd_factory):
     turn (the one in progress, or the next if calcd had just looked for
     events: one connection's) and at most 2 of the flood's datagrams (one
     of its turn in progress, one of the probe's round), however many heavy
-    tasks are queued; before, the heavy answers of all 8 connections."""
+    tasks are queued; before, the heavy answers of all 12 connections."""
     FLOOD = 200  # within the pool (CALCD_UDP_POOL): none shed
     srv = calcd_factory("-v")
-    conns = [srv.tcp() for _ in range(8)]
+    conns = [srv.tcp() for _ in range(12)]
     readers = [Reader(c, BATCH) for c in conns]
     for r in readers:
         r.start()
