@@ -560,7 +560,12 @@ static int setup_workers(const bench_opts *o, bench_worker *ws,
     w->iov = calloc(BENCH_BATCH, sizeof *w->iov);
     w->bufs = malloc(BENCH_BATCH * w->bufsize);
     w->conns = calloc(o->conns / o->threads + 1, sizeof *w->conns);
-    if (w->ep < 0 || w->tfd < 0 || !w->mm || !w->iov || !w->bufs || !w->conns) {
+    if (w->ep < 0 || w->tfd < 0) {
+      fprintf(stderr, "calc-bench: cannot create an epoll set or timer: %s\n",
+              strerror(errno));
+      return -1;
+    }
+    if (!w->mm || !w->iov || !w->bufs || !w->conns) {
       fprintf(stderr, "calc-bench: out of memory\n");
       return -1;
     }
