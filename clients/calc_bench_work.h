@@ -12,7 +12,8 @@
  * flight (up to BENCH_RATE_WINDOW per connection; --depth does not apply),
  * and its latency counts from that due time.  A stall, the server's or
  * calc-bench's own, so counts for exactly the requests due during it, and
- * no later one: once it ends, requests are on time again.
+ * no later one: once it ends, requests are on time again.  A timerfd
+ * wakes the worker at each due time.
  */
 #ifndef CALC_BENCH_WORK_H
 #define CALC_BENCH_WORK_H
