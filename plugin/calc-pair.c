@@ -182,6 +182,53 @@ static void calc_queue_take(calc_queue *q, uint32_t i, bool older)
   if (q->len == 0) q->head = 0;
 }
 
+/* ---- holes: requests the capture does not show ---- */
+
+static bool calc_is_hole(const calc_txn *t)
+{
+  return t->nreq == 0;
+}
+
+void calc_track_hole(packet_info *pinfo, calc_conv *cv)
+{
+  calc_queue *q = &cv->untagged;
+  if (q->len && calc_is_hole(calc_queue_at(q, q->len - 1))) return;
+  calc_txn *t = (calc_txn *)calc_rec_alloc(sizeof *t);
+  t->flags = CALC_TXN_CUT;
+  t->req_frame = pinfo->num;
+  calc_queue_push(q, t);
+}
+
+/* Whether a hole waits among the first unanswered untagged requests
+ * (hidden requests may be tagged too). */
+static bool calc_hole_waits(const calc_conv *cv)
+{
+  for (uint32_t i = 0; i < cv->untagged.len && i < CALC_SCAN_MAX; i++)
+    if (calc_is_hole(calc_queue_at(&cv->untagged, i))) return true;
+  return false;
+}
+
+/* Whether holes are all that waits (no request the capture shows). */
+static bool calc_holes_only(const calc_conv *cv)
+{
+  if (cv->tagged.len || !cv->untagged.len) return false;
+  for (uint32_t i = 0; i < cv->untagged.len && i < CALC_SCAN_MAX; i++)
+    if (!calc_is_hole(calc_queue_at(&cv->untagged, i))) return false;
+  return true;
+}
+
+/* Remove the holes at the head of the untagged queue (a response paired
+ * by order past them: uncertain); true if any. */
+static bool calc_holes_pass(calc_conv *cv)
+{
+  bool any = false;
+  while (cv->untagged.len && calc_is_hole(calc_queue_at(&cv->untagged, 0))) {
+    calc_queue_take(&cv->untagged, 0, false);
+    any = true;
+  }
+  return any;
+}
+
 /* ---- legacy requests (TCP without LF) ---- */
 
 /* Whether n bytes at p end unfinished, as calcd tells (lib's rule). */
@@ -349,6 +396,14 @@ static calc_queue *calc_order_queue(calc_conv *cv)
   return cv->untagged.len ? &cv->untagged : &cv->tagged;
 }
 
+/* The request an untagged response would answer in order; NULL when none
+ * waits or a hole comes first (order says nothing then). */
+static calc_txn *calc_order_head(const calc_conv *cv)
+{
+  calc_txn *t = calc_queue_at(calc_order_queue((calc_conv *)cv), 0);
+  return t && !calc_is_hole(t) ? t : NULL;
+}
+
 /* After a gap: the one waiting request whose answer the response is;
  * false when none or more than one is. */
 static bool calc_resync(calc_conv *cv, const calc_reply_info *ri,
@@ -372,12 +427,17 @@ static bool calc_resync(calc_conv *cv, const calc_reply_info *ri,
  * none of them. */
 static bool calc_order_checkable(const calc_conv *cv)
 {
+  uint32_t real = 0;
   for (int pass = 0; pass < 2; pass++) {
     const calc_queue *q = pass ? &cv->tagged : &cv->untagged;
-    for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++)
-      if (!(calc_queue_at(q, i)->flags & CALC_TXN_EXPECTED)) return false;
+    for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++) {
+      const calc_txn *t = calc_queue_at(q, i);
+      if (calc_is_hole(t)) continue;
+      if (!(t->flags & CALC_TXN_EXPECTED)) return false;
+      real++;
+    }
   }
-  return cv->untagged.len + cv->tagged.len > 0;
+  return real > 0;
 }
 
 bool calc_track_reply_is_whole(const calc_conv *cv, const uint8_t *p,
@@ -385,8 +445,7 @@ bool calc_track_reply_is_whole(const calc_conv *cv, const uint8_t *p,
 {
   calc_reply_info ri;
   if (calc_reply_parse((const char *)p, n, &ri) != 0) return false;
-  calc_queue *q = calc_order_queue((calc_conv *)cv);
-  calc_txn *t = calc_queue_at(q, 0);
+  calc_txn *t = calc_order_head(cv);
   return t && calc_verify_verdict(t, &ri) == CALC_VERDICT_MATCH;
 }
 
@@ -395,8 +454,7 @@ bool calc_track_reply_is_start(const calc_conv *cv, const uint8_t *p,
 {
   calc_reply_info ri;
   if (n == 0 || calc_reply_parse((const char *)p, n, &ri) != 0) return false;
-  calc_queue *q = calc_order_queue((calc_conv *)cv);
-  calc_txn *t = calc_queue_at(q, 0);
+  calc_txn *t = calc_order_head(cv);
   return t && !cv->unsync && calc_verify_may_continue(t, &ri);
 }
 
@@ -428,6 +486,9 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
   calc_txn *t = NULL, *last = NULL;
   bool dup = false, tagless = false, uncertain = false, older = false;
   /* older: the requests before t will not be answered any more */
+  /* partial: a TCP line cut at the segment's end (no reassembly): its tag,
+   * if any, is in the rest, so it is no untagged response. */
+  bool partial = !whole && !cut && !udp;
 
   /* A reply cut by the capture is matched by nothing: its tag, if any,
    * may be what was cut.  What follows may be out of step. */
@@ -444,7 +505,24 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
       !cv->tagged.len)
     return calc_reply_join(cv, p, n, whole);
 
-  if (ri->has_tag && !cut) {
+  /* calcd answers a connection's requests in order: a partial reply
+   * answers the oldest waiting request when all waiting are alike (tagged
+   * or not); else which one is not known yet (no pairing, and what follows
+   * pairs by tag or value). */
+  calc_txn *ut = calc_queue_at(&cv->untagged, 0);
+  calc_txn *tt = calc_queue_at(&cv->tagged, 0);
+  if (partial && ut && tt &&
+      (ut->req_frame == tt->req_frame || calc_is_hole(ut))) {
+    cv->unsync = true;
+    calc_msg *m = calc_rec_new(NULL, 0);
+    m->cut = 1;
+    return calc_rec_of_msg(m);
+  }
+  if (partial && tt && (!ut || tt->req_frame < ut->req_frame)) {
+    q = &cv->tagged;
+    t = calc_queue_at(q, 0);
+    uncertain = cv->unsync;
+  } else if (ri->has_tag && !cut) {
     q = &cv->tagged;
     for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++)
       if (calc_txn_tag(calc_queue_at(q, i)) == ri->tag) {
@@ -468,6 +546,10 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
     last = cv->answered;
     dup = udp && last && last->nrep < last->nreq &&
           calc_txn_udp(last)[1] == hash;
+    /* After a gap, or where a hole in the requests comes first, order
+     * alone says nothing. */
+    calc_txn *h = calc_queue_at(&cv->untagged, 0);
+    bool unsure = cv->unsync || (h && calc_is_hole(h));
     if (!dup && !cut && udp) {
       for (int pass = 0; !t && pass < 2; pass++) {
         calc_queue *c = pass ? &cv->tagged : &cv->untagged;
@@ -481,24 +563,32 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
           }
         }
       }
-    } else if (!dup && cv->unsync && calc_resync(cv, ri, &q, &at)) {
+    } else if (!dup && unsure && !partial && calc_resync(cv, ri, &q, &at)) {
       t = calc_queue_at(q, at);
       cv->unsync = false;
-    } else if (!dup && cv->unsync && calc_order_checkable(cv)) {
+    } else if (!dup && unsure && !partial && calc_order_checkable(cv)) {
       /* After a gap, an answer no waiting request has answers one the
        * capture does not show. */
       calc_msg *m = calc_rec_new(NULL, 0);
       m->unseen = 1;
       return calc_rec_of_msg(m);
     }
+    if (!dup && !t && !udp && calc_holes_only(cv)) {
+      /* Only hidden requests wait: this answers one of them. */
+      calc_msg *m = calc_rec_new(NULL, 0);
+      m->unseen = 1;
+      return calc_rec_of_msg(m);
+    }
     if (!dup && !t) {
+      bool passed = !udp && calc_holes_pass(cv); /* given up on */
       q = calc_order_queue(cv);
       at = 0;
       if (udp && last && calc_txn_udp(last)[1] == hash)
         dup = true;             /* the network duplicated the answer */
       else
         t = calc_queue_at(q, 0); /* in order (a wrong answer is flagged) */
-      uncertain = t && (cv->unsync || cut || (t->flags & CALC_TXN_CUT));
+      uncertain = t && (unsure || passed || cut ||
+                        (t->flags & CALC_TXN_CUT));
     }
     tagless = t && q == &cv->tagged;
     older = t && q == &cv->untagged; /* answered in order */
@@ -539,7 +629,7 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
   }
   if (!dup) {
     calc_msg *m = calc_rec_new(NULL, 0);
-    m->unseen = cv->unsync || cut;
+    m->unseen = cv->unsync || cut || calc_hole_waits(cv);
     m->cut = cut;
     return calc_rec_of_msg(m);
   }

@@ -54,7 +54,7 @@ typedef struct calc_txn {
   uint16_t req_n;          /* request bytes, CR/LF removed (UDP bound) */
   uint8_t flags;           /* CALC_TXN_* */
   uint8_t nreq, nrep;      /* requests (with retransmissions), responses
-                              (saturating) */
+                              (saturating); nreq 0: a hole (calc_track_hole) */
   uint8_t exp_kind;        /* calc_err of the expected reply */
   uint8_t bounded_kind;    /* UDP: calc_err of the reply shortened to the
                               amplification bound (= exp_kind when it fits) */
@@ -101,6 +101,12 @@ typedef struct calc_tcp_dir {
   bool boundary;           /* the data seen ends at a line's end */
   bool lost;               /* bytes before the next data are unknown */
   bool midline;            /* no reassembly: the last line was cut */
+  bool cut_open;           /* the last frame was cut by the capture: its
+                              line may go on in the next segment, unless
+                              the peer's data came in between */
+  bool unseen;             /* the peer ACKed bytes up to unseen_to that
+                              were never given to calc (a hole is filed) */
+  uint32_t unseen_to;
 } calc_tcp_dir;
 
 /* calc_conv.judged: whether the bytes are calc (case of other protocols
@@ -193,6 +199,12 @@ void calc_conv_reset_cache(void);
 enum { CALC_POS_NEW = 0, CALC_POS_RESENT, CALC_POS_GAP };
 int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
                       const struct tcpinfo *ti);
+/* First pass, TCP: whether this segment ACKs bytes of the other direction
+ * that calc was never given (lost before the capture point, or kept from
+ * dissectors by TCP: an out-of-order segment, a retransmission that
+ * overlaps seen bytes and carries new ones); each such range once. */
+bool calc_conv_tcp_acked_unseen(calc_conv *cv, int dir, packet_info *pinfo,
+                                const struct tcpinfo *ti);
 
 /* ---- calc-frames.c ---- */
 
@@ -235,6 +247,13 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
                              const calc_reply_info *ri, const uint8_t *p,
                              size_t n, bool udp, bool whole, bool cut,
                              bool legacy);
+
+/* First pass, TCP: requests the capture does not show were sent here (a
+ * gap, a cut frame's uncaptured bytes, bytes TCP kept from calc): a hole
+ * in the order of requests, a placeholder transaction (nreq 0) that
+ * nothing displays.  A response that meets it pairs by tag or by value,
+ * or answers what the capture does not show; never by order alone. */
+void calc_track_hole(packet_info *pinfo, calc_conv *cv);
 
 /* TCP, line mode: whether an unterminated reply of n bytes at p is
  * whole anyway: the exact answer of the request it would pair with (the
