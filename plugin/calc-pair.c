@@ -327,13 +327,13 @@ static calc_rec calc_legacy_join(packet_info *pinfo, calc_conv *cv,
 calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
                             const calc_req_view *v, const uint8_t *p,
                             size_t n, bool udp, bool legacy, bool verify,
-                            bool cut)
+                            bool cut, bool piece)
 {
   if (legacy && !cut && calc_legacy_joins(cv, pinfo))
     return calc_legacy_join(pinfo, cv, p, n, verify);
   if (v->empty && !cut) /* not answered: not a transaction */
     return calc_rec_of_msg(calc_rec_new(NULL, 0));
-  bool tagged = v->rq.has_tag && !cut;
+  bool tagged = v->rq.has_tag && !cut && !piece;
   calc_queue *q = tagged ? &cv->tagged : &cv->untagged;
   uint32_t req_hash = udp ? calc_hash32(p, n) : 0;
 
@@ -356,9 +356,10 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
   calc_expect e;
   bool expect = verify && !cut &&
                 calc_verify_expect(v, (const char *)p, n, udp, &e);
-  size_t info_len = calc_trim((const uint8_t *)v->rq.expr,
-                              cut ? v->rq.expr_len : v->shown);
+  size_t info_len = calc_trim(piece ? p : (const uint8_t *)v->rq.expr,
+                              piece ? n : cut ? v->rq.expr_len : v->shown);
   uint8_t il = calc_info_len(info_len);
+  if (piece) il |= CALC_INFO_CUT; /* the rest is in the next segment */
   size_t kept = expect ? calc_verify_kept(&e) : 0;
   size_t tl = tagged ? sizeof(uint32_t) : 0;
   calc_txn *t = (calc_txn *)calc_rec_alloc(sizeof *t + tl +
@@ -367,7 +368,8 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
     t->flags |= CALC_TXN_TAG;
     memcpy(t->bytes, &v->rq.tag, sizeof(uint32_t));
   }
-  memcpy(t->bytes + tl, v->rq.expr, il & ~CALC_INFO_CUT);
+  memcpy(t->bytes + tl, piece ? p : (const uint8_t *)v->rq.expr,
+         il & ~CALC_INFO_CUT);
   t->info_len = il;
   if (expect)
     calc_verify_keep(t, t->bytes + tl + (il & ~CALC_INFO_CUT), &e);
@@ -382,6 +384,7 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
   if (reused) t->flags |= CALC_TXN_TAG_REUSED;
   t->nreq = 1;
   if (!expect) t->classes = (uint8_t)(v->parsed ? v->classes : 0);
+  if (piece) t->classes |= CALC_TXN_TAG_OPEN;
   calc_queue_push(q, t);
   if (legacy && !cut) calc_legacy_open(pinfo, cv, t, p, n);
   return calc_rec_of_req(t);
@@ -538,6 +541,16 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
         dup = true;
         break;
       }
+    }
+    /* The oldest waiting request may be a line's start whose tag was in
+     * its rest (no reassembly). */
+    calc_txn *h = calc_order_head(cv);
+    if (!t && !dup && h && (h->classes & CALC_TXN_TAG_OPEN) &&
+        cv->untagged.len) {
+      q = &cv->untagged;
+      at = 0;
+      t = h;
+      older = true;
     }
   } else {
     /* Untagged: an untagged request, or else, from a server that ignores

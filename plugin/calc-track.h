@@ -58,7 +58,8 @@ typedef struct calc_txn {
   uint8_t exp_kind;        /* calc_err of the expected reply */
   uint8_t bounded_kind;    /* UDP: calc_err of the reply shortened to the
                               amplification bound (= exp_kind when it fits) */
-  uint8_t classes;         /* CALC_CLASS_* bits of the expression */
+  uint8_t classes;         /* CALC_CLASS_* bits of the expression, and
+                              CALC_TXN_TAG_OPEN */
   uint8_t verdict;         /* the first response's CALC_VERDICT_* */
   uint8_t info_len;        /* expression bytes kept for Info; the high bit:
                               there were more */
@@ -69,6 +70,9 @@ typedef struct calc_txn {
 } calc_txn;
 
 #define CALC_INFO_CUT 0x80u
+/* calc_txn.classes: the request is a line's start, not reassembled: its
+ * tag, if any, is in the rest (a tagged reply may answer it). */
+#define CALC_TXN_TAG_OPEN 0x80u
 
 /* What the first pass decided about one message. */
 typedef struct calc_msg {
@@ -233,11 +237,12 @@ void calc_frames_cleanup(void);
  * verify, compute what the core answers to it.  legacy: TCP bytes calcd
  * buffers as a legacy request, joined to the previous legacy request
  * while that one waits for more (docs/PROTOCOL.md, "Legacy mode").  cut:
- * captured cut, a placeholder that keeps the order. */
+ * captured cut, a placeholder that keeps the order.  piece: a line's
+ * start cut at the segment's end (no reassembly): its tag is not known. */
 calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
                             const calc_req_view *v, const uint8_t *p,
                             size_t n, bool udp, bool legacy, bool verify,
-                            bool cut);
+                            bool cut, bool piece);
 
 /* First pass: pair a response (parsed as ri) with its request; whole: the
  * response is complete (compare it); cut: captured cut (paired by order

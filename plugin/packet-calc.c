@@ -431,7 +431,8 @@ static const calc_msg *calc_msg_of(packet_info *pinfo, uint32_t key,
       r = calc_rec_of_msg(rm);
     } else if (v) {
       r = calc_track_request(pinfo, w->cv, v, p, n, w->udp, w->legacy,
-                             calc_verify && whole, w->cut);
+                             calc_verify && whole, w->cut,
+                             !whole && !w->cut);
     } else {
       r = calc_track_response(pinfo, w->cv, ri, p, n, w->udp, whole, w->cut,
                               w->framing == CALC_FRAMING_LEGACY);
@@ -502,9 +503,13 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
                                  CALC_TYPE_REQUEST, w,
                                  calc_info_text(pinfo->pool, p, n, w->cut),
                                  NULL, first);
+  /* A line's start cut at the segment's end (no reassembly): the server
+   * reads the whole line, so neither its tag nor its syntax is known. */
+  bool piece = !w->cut && !calc_msg_whole(w, n);
   proto_item *ei = proto_tree_add_item(st, hf_calc_expression, tvb, offset,
-                                       (int)v.shown, ENC_ASCII);
-  if (v.rq.has_tag && !w->cut)
+                                       piece ? (int)calc_trim(p, n)
+                                             : (int)v.shown, ENC_ASCII);
+  if (v.rq.has_tag && !w->cut && !piece)
     proto_tree_add_uint(st, hf_calc_tag, tvb, offset + (int)v.rq.expr_len,
                         (int)(v.tag_end - v.rq.expr_len), v.rq.tag);
   if (st && v.parse_err == CALC_OK && v.parsed) {
@@ -528,7 +533,7 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
         n, (unsigned)CALC_MAX_REQUEST_LEN);
   else if (v.empty)
     expert_add_info(pinfo, ei, &ei_calc_empty_request);
-  else if (v.parse_err != CALC_OK && !waits)
+  else if (v.parse_err != CALC_OK && !waits && !piece)
     expert_add_info_format(pinfo, ei, &ei_calc_bad_request,
         "Request the server refuses: %s: %s", calc_err_token(v.parse_err),
         v.parse_msg ? v.parse_msg : "");
@@ -564,7 +569,7 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
   calc_tap_rec r = {0};
   r.type = CALC_TYPE_REQUEST;
   r.repeated = m && (m->repeats || m->resent);
-  r.malformed = v.parse_err != CALC_OK || v.binary;
+  r.malformed = (v.parse_err != CALC_OK && !piece) || v.binary;
   r.classes = v.classes;
   r.ops = v.ops;
   calc_tap_queue(pinfo, w, &r);
@@ -663,7 +668,7 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   r.matched = true;
   r.repeated = m->repeats != 0 && !m->joined;
   r.verdict = m->verdict;
-  r.classes = t->classes;
+  r.classes = t->classes & ~CALC_TXN_TAG_OPEN;
   calc_add_generated_uint(st, hf_calc_response_to, tvb, 0, 0, t->req_frame);
   nstime_t req_time = calc_txn_time(t);
   nstime_delta(&r.time, &pinfo->abs_ts, &req_time);

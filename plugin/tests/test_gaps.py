@@ -291,3 +291,50 @@ def test_gap_inside_a_long_reply(tshark, cap, capture, two, prefs):
         ["2", "6*7", "", "", "", "", "", "", "", "", ""],
         ["2", "", "42", "", "7", "1", "", "", "", "", ""],
     ]
+
+
+# ---- neighbours: a request line cut at a segment's end, no reassembly -----
+
+@PASSES
+def test_request_line_cut_at_segment_end(tshark, cap, capture, two):
+    # The start of a line is no request of its own: its tag may be in the
+    # rest ("2+2 #5" + "6"), or all of it (" #7"), and "7*" is no syntax
+    # error (the server reads "7*5").  The tagged replies answer them.
+    t = cap.tcp(C4, S4)
+    t.send(b"1+1\n")
+    t.send(b"2\n", from_client=False)
+    t.send(b"2+2 #5")
+    t.send(b"6\n")
+    t.send(b"4 #56\n", from_client=False)
+    t.send(b"3+3")
+    t.send(b" #7\n")
+    t.send(b"6 #7\n", from_client=False)
+    t.send(b"7*")
+    t.send(b"5\n")
+    t.send(b"35\n", from_client=False)
+    t.send(b"5*5\n")
+    t.send(b"25\n", from_client=False)
+    path = capture(cap)
+    assert rows(tshark, path, *NO_REASSEMBLY, two=two) == [
+        ["2", "1+1", "", "", "", "", "", "", "", "", ""],
+        ["2", "", "2", "", "4", "1", "", "", "", "", ""],
+        ["4", "2+2 #5", "", "", "", "", "", "", "1", "", ""],
+        ["5", "", "", "", "", "", "", "", "", "", ""],
+        ["2", "", "4", "56", "6", "", "", "", "", "", ""],
+        ["4", "3+3", "", "", "", "", "", "", "1", "", ""],
+        ["5", "", "", "", "", "", "", "", "", "", ""],
+        ["2", "", "6", "7", "9", "", "", "", "", "", ""],
+        ["4", "7*", "", "", "", "", "", "", "1", "", ""],
+        ["5", "", "", "", "", "", "", "", "", "", ""],
+        ["2", "", "35", "", "12", "", "", "", "", "", ""],
+        ["2", "5*5", "", "", "", "", "", "", "", "", ""],
+        ["2", "", "25", "", "15", "1", "", "", "", "", ""],
+    ]
+    info = tshark.fields(path, ["_ws.col.Info", "calc.bad_request"],
+                         *NO_REASSEMBLY, two_pass=two)
+    assert [r[0] for r in info[6:8]] == ["Rest of a line",
+                                         "Response 4 #56 (2+2 #5\u2026)"]
+    assert [r for r in info if r[1]] == []
+    # Stats: the pieces are no requests the server refuses.
+    out = tshark.run("-r", path, "-q", "-z", "calc,tree", *NO_REASSEMBLY)
+    assert "malformed" not in out, out
