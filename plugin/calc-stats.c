@@ -17,7 +17,10 @@ static const char st_unmatched[] = "Responses without a request";
 static const char st_duplicates[] = "Duplicate responses";
 static const char st_mismatch[] = "Responses differing from the core";
 static const char st_time[] = "Response time (ms)";
-static const char st_time_ranges[] = "Response time ranges (ms)";
+/* The ranges are in microseconds (the stats tree's ranges are integers):
+ * calcd answers in tens of microseconds, so whole milliseconds would put
+ * every response in one row. */
+static const char st_time_ranges[] = "Response time ranges (us)";
 
 static int st_node_requests = -1;
 static int st_node_ops = -1;
@@ -39,7 +42,8 @@ static void calc_stats_init(stats_tree *st)
   st_node_time = stats_tree_create_node(st, st_time, 0, STAT_DT_FLOAT,
                                         FALSE);
   st_node_time_ranges = stats_tree_create_range_node(st, st_time_ranges, 0,
-      "0", "1-9", "10-99", "100-999", "1000-", NULL);
+      "0-49", "50-99", "100-249", "250-499", "500-999", "1000-9999",
+      "10000-99999", "100000-999999", "1000000-", NULL);
 }
 
 static tap_packet_status calc_stats_packet(stats_tree *st,
@@ -82,7 +86,9 @@ static tap_packet_status calc_stats_packet(stats_tree *st,
   double ms = (double)r->time.secs * 1e3 + (double)r->time.nsecs / 1e6;
   avg_stat_node_add_value_float(st, st_time, 0, FALSE, (float)ms);
   tick_stat_node(st, st_time_ranges, 0, TRUE);
-  stats_tree_tick_range(st, st_time_ranges, 0, (int)ms);
+  double us = ms * 1e3;
+  stats_tree_tick_range(st, st_time_ranges, 0,
+                        us < (double)G_MAXINT ? (int)us : G_MAXINT);
   return TAP_PACKET_REDRAW;
 }
 

@@ -507,6 +507,16 @@ def test_stats_average_from_real_values(tshark, cap, capture):
     line = [l for l in out.splitlines() if l.startswith("Response time (ms)")]
     assert line, out
     assert "0.25" in line[0] or "0.2500" in line[0], line[0]
+    # Sub-millisecond ranges, in microseconds: 190 and 310.
+    ranges = {l.split()[0]: l.split()[1] for l in out.splitlines()
+              if l.startswith(" ") and l.split()[0][0].isdigit()}
+    assert ranges == {"0-49": "0", "50-99": "0", "100-249": "1",
+                      "250-499": "1", "500-999": "0", "1000-9999": "0",
+                      "10000-99999": "0", "100000-999999": "0",
+                      "1000000-": "0"}, out
+    row = [l.split() for l in out.splitlines()
+           if l.startswith("Response time ranges (us)")]
+    assert row and row[0][4:8] == ["2", "250.00", "190", "310"], out
 
 
 def test_service_response_time(tshark, cap, capture):
