@@ -165,14 +165,19 @@ static void calc_conv_restart(calc_conv *cv)
  * (the first byte is 1) or absolute (ISN + 1).  Without TCP's analysis,
  * nothing contradicts it. */
 static bool calc_tcp_first_after_syn(packet_info *pinfo,
-                                     const struct tcpinfo *ti)
+                                     const struct tcpinfo *ti,
+                                     uint32_t *before)
 {
   conversation_t *conv = find_conversation_pinfo(pinfo, 0);
   struct tcp_analysis *tcpd =
       conv ? get_tcp_conversation_data(conv, pinfo) : NULL;
+  *before = 0;
   if (!tcpd || !tcpd->fwd || !(tcpd->fwd->static_flags & CALC_TCP_BASE_SET))
     return true;
-  return ti->seq == 1 || ti->seq == tcpd->fwd->base_seq + 1;
+  /* The bytes sent before it: the nearer of the two readings. */
+  uint32_t rel = ti->seq - 1, abs = ti->seq - tcpd->fwd->base_seq - 1;
+  *before = MIN(rel, abs);
+  return *before == 0;
 }
 
 int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
@@ -185,10 +190,13 @@ int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
   if (!d->seen) {
     d->seen = true;
     d->next = ti->nxtseq;
-    if (d->boundary && calc_tcp_first_after_syn(pinfo, ti))
+    uint32_t before;
+    if (d->boundary && calc_tcp_first_after_syn(pinfo, ti, &before))
       return CALC_POS_NEW;               /* right after the SYN */
     if (d->boundary) {                   /* its first data not captured */
       cv->unsync = true;
+      if (dir == 1 && before <= CALC_SEQ_WINDOW)
+        calc_track_lost_replies(cv, before, CALC_LOST_LINE);
       return CALC_POS_GAP;               /* no line lost: it starts one */
     }
     d->lost = true;                      /* a start mid-connection */
@@ -208,6 +216,11 @@ int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
     d->next = ti->nxtseq;
     d->lost = !d->boundary;  /* a gap after a line's end loses no line */
     cv->unsync = true;
+    if (dir == 1) /* the lost bytes hold the oldest requests' responses */
+      calc_track_lost_replies(cv, (uint32_t)ahead,
+                              d->boundary ? CALC_LOST_LINE
+                              : d->midline ? CALC_LOST_SHOWN
+                                           : CALC_LOST_HELD);
     return CALC_POS_GAP;
   }
   if (ahead < 0 && (int32_t)(ti->nxtseq - d->next) <= 0 &&

@@ -14,6 +14,11 @@ static const char st_ops[] = "Requests by operator";
 static const char st_retrans[] = "Retransmitted requests";
 static const char st_responses[] = "Responses by kind";
 static const char st_unmatched[] = "Responses without a request";
+/* What the capture does not show: responses it cut or whose request may
+ * be in bytes it lacks; requests whose response is in such bytes (known
+ * in the second pass). */
+static const char st_resp_uncaptured[] = "Responses cut or after a gap";
+static const char st_req_uncaptured[] = "Requests with the response not captured";
 static const char st_duplicates[] = "Duplicate responses";
 static const char st_mismatch[] = "Responses differing from the core";
 static const char st_time[] = "Response time (ms)";
@@ -37,6 +42,8 @@ static void calc_stats_init(stats_tree *st)
   st_node_responses = stats_tree_create_node(st, st_responses, 0,
                                              STAT_DT_INT, TRUE);
   stats_tree_create_node(st, st_unmatched, 0, STAT_DT_INT, FALSE);
+  stats_tree_create_node(st, st_resp_uncaptured, 0, STAT_DT_INT, FALSE);
+  stats_tree_create_node(st, st_req_uncaptured, 0, STAT_DT_INT, FALSE);
   stats_tree_create_node(st, st_duplicates, 0, STAT_DT_INT, FALSE);
   stats_tree_create_node(st, st_mismatch, 0, STAT_DT_INT, FALSE);
   st_node_time = stats_tree_create_node(st, st_time, 0, STAT_DT_FLOAT,
@@ -59,6 +66,7 @@ static tap_packet_status calc_stats_packet(stats_tree *st,
       tick_stat_node(st, st_retrans, 0, FALSE);
       return TAP_PACKET_REDRAW;
     }
+    if (r->not_captured) tick_stat_node(st, st_req_uncaptured, 0, FALSE);
     tick_stat_node(st, st_requests, 0, TRUE);
     tick_stat_node(st, r->malformed ? "malformed"
                                     : calc_op_class_name(r->classes),
@@ -78,11 +86,13 @@ static tap_packet_status calc_stats_packet(stats_tree *st,
   tick_stat_node(st, r->is_error ? r->err_token : "result",
                  st_node_responses, FALSE);
   if (!r->matched) {
-    tick_stat_node(st, st_unmatched, 0, FALSE);
+    if (r->not_captured) tick_stat_node(st, st_resp_uncaptured, 0, FALSE);
+    else if (!r->early) tick_stat_node(st, st_unmatched, 0, FALSE);
     return TAP_PACKET_REDRAW;
   }
   if (r->verdict == CALC_VERDICT_MISMATCH)
     tick_stat_node(st, st_mismatch, 0, FALSE);
+  if (r->early) return TAP_PACKET_REDRAW; /* before its request: no time */
   double ms = (double)r->time.secs * 1e3 + (double)r->time.nsecs / 1e6;
   avg_stat_node_add_value_float(st, st_time, 0, FALSE, (float)ms);
   tick_stat_node(st, st_time_ranges, 0, TRUE);

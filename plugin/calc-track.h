@@ -59,7 +59,9 @@ typedef struct calc_txn {
   uint8_t bounded_kind;    /* UDP: calc_err of the reply shortened to the
                               amplification bound (= exp_kind when it fits) */
   uint8_t classes;         /* CALC_CLASS_* bits of the expression */
-  uint8_t verdict;         /* the first response's CALC_VERDICT_* */
+  uint8_t verdict : 4;     /* the first response's CALC_VERDICT_* */
+  uint8_t reply : 4;       /* CALC_REPLY_SEEN_*: what the capture showed
+                              of its response when it has none */
   uint8_t info_len;        /* expression bytes kept for Info; the high bit:
                               there were more */
   uint8_t bytes[];         /* the tag (TAG: 4 bytes); info bytes; then the expected text (INLINE,
@@ -69,6 +71,17 @@ typedef struct calc_txn {
 } calc_txn;
 
 #define CALC_INFO_CUT 0x80u
+
+/* calc_txn.reply: why a request has no response, or how it got one. */
+enum {
+  CALC_REPLY_SEEN_NONE = 0,       /* as far as the capture shows */
+  CALC_REPLY_SEEN_LOST = 1u << 0, /* its response is in bytes the capture
+                                     does not show (a gap, a cut frame):
+                                     not "no response" */
+  CALC_REPLY_SEEN_EARLY = 1u << 1 /* its response was captured before it
+                                     (rep_frame < req_frame), paired by
+                                     tag when it came */
+};
 
 /* What the first pass decided about one message. */
 typedef struct calc_msg {
@@ -84,6 +97,9 @@ typedef struct calc_msg {
   uint8_t unseen;          /* a response with no request after a gap: its
                               request may be in what was not captured */
   uint8_t cut;             /* captured cut: not paired or verified */
+  uint8_t early;           /* a tagged response before its request: paired
+                              (txn set) when the request came, or still
+                              waiting for it in the first pass */
 } calc_msg;
 
 /* Requests waiting for their answers, oldest first. */
@@ -121,6 +137,8 @@ typedef struct calc_conv {
   calc_txn *answered;      /* latest untagged request answered */
   calc_txn *answered_tags[CALC_ANSWERED_TAGS]; /* latest tagged, a ring */
   uint32_t answered_next;
+  struct calc_early *early; /* tagged responses waiting for their request
+                               (calc-pair.c), NULL while none came */
   /* TCP legacy requests, as calcd buffers them: the last one, its bytes,
    * when its last bytes came, and whether they end unfinished. */
   calc_txn *legacy;
@@ -236,6 +254,18 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
                              size_t n, bool udp, bool whole, bool cut,
                              bool legacy);
 
+/* First pass, TCP: lost bytes of the reply direction (a gap, or the end
+ * of a frame the capture cut) hold the responses of the oldest waiting
+ * requests: retire those whose expected responses fit in them, as not
+ * captured (calc_txn.reply).  start: where the lost bytes start. */
+enum {
+  CALC_LOST_LINE = 0,      /* at a line's start */
+  CALC_LOST_HELD,          /* inside a response whose start TCP's
+                              reassembly holds (the oldest waiting one's) */
+  CALC_LOST_SHOWN          /* inside the response shown last, cut */
+};
+void calc_track_lost_replies(calc_conv *cv, uint64_t lost, int start);
+
 /* TCP, line mode: whether an unterminated reply of n bytes at p is
  * whole anyway: the exact answer of the request it would pair with (the
  * original server answers a line without LF). */
@@ -291,6 +321,9 @@ const char *calc_verify_text(packet_info *pinfo, const calc_req_view *v,
 /* Whether n reply bytes could be the start of t's expected reply (a
  * legacy reply that continues in the next segment). */
 bool calc_verify_may_continue(const calc_txn *t, const calc_reply_info *ri);
+/* Whether the n bytes at p, a response the capture cut, may be the start
+ * of t's response (its answer, a shortened or refused one). */
+bool calc_verify_may_start(const calc_txn *t, const char *p, size_t n);
 /* Bytes of a transaction that keep e, and keeping it there. */
 size_t calc_verify_kept(const calc_expect *e);
 void calc_verify_keep(calc_txn *t, uint8_t *b, const calc_expect *e);

@@ -110,6 +110,9 @@ static expert_field ei_calc_unterminated = EI_INIT;
 static expert_field ei_calc_mismatch = EI_INIT;
 static expert_field ei_calc_no_request = EI_INIT;
 static expert_field ei_calc_no_response = EI_INIT;
+static expert_field ei_calc_response_not_captured = EI_INIT;
+static expert_field ei_calc_response_early = EI_INIT;
+static expert_field ei_calc_request_not_seen_yet = EI_INIT;
 static expert_field ei_calc_retransmission = EI_INIT;
 static expert_field ei_calc_duplicate_response = EI_INIT;
 static expert_field ei_calc_tag_reused = EI_INIT;
@@ -539,10 +542,17 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
   }
   if (m && m->tag_reused)
     expert_add_info(pinfo, ei, &ei_calc_tag_reused);
-  if (t && t->rep_frame)
-    calc_add_generated_uint(st, hf_calc_response_in, tvb, 0, 0, t->rep_frame);
-  else if (t && PINFO_FD_VISITED(pinfo) && !w->cut)
-    expert_add_info(pinfo, ei, &ei_calc_no_response);
+  if (t && t->rep_frame) {
+    proto_item *it = calc_add_generated_uint(st, hf_calc_response_in, tvb, 0,
+                                             0, t->rep_frame);
+    if (t->reply & CALC_REPLY_SEEN_EARLY)
+      proto_item_append_text(it, " (captured before this request: paired "
+                                 "by tag)");
+  } else if (t && PINFO_FD_VISITED(pinfo) && !w->cut) {
+    expert_add_info(pinfo, ei, (t->reply & CALC_REPLY_SEEN_LOST)
+                                   ? &ei_calc_response_not_captured
+                                   : &ei_calc_no_response);
+  }
   if (st && t) {
     const char *exp = calc_expected_text(pinfo, t, m->joined ? NULL : &v, p,
                                          n);
@@ -556,6 +566,9 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
   r.malformed = v.parse_err != CALC_OK || v.binary;
   r.classes = v.classes;
   r.ops = v.ops;
+  r.early = t && (t->reply & CALC_REPLY_SEEN_EARLY);
+  r.not_captured = t && !t->rep_frame && PINFO_FD_VISITED(pinfo) &&
+                   (w->cut || (t->reply & CALC_REPLY_SEEN_LOST));
   calc_tap_queue(pinfo, w, &r);
 }
 
@@ -634,13 +647,24 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   }
   if (!t) {
     /* calcd greets a connection past its limit with ERR busy, unasked;
-     * after a gap the request may be in what was not captured. */
+     * after a gap the request may be in what was not captured; a tagged
+     * response may come before its request (one pass: not known yet). */
+    r.not_captured = w->cut || (m && m->unseen);
+    r.early = m && m->early;
     if (m && m->unseen)
       expert_add_info(pinfo, ri_item, &ei_calc_unseen);
+    else if (m && m->early && !PINFO_FD_VISITED(pinfo))
+      expert_add_info(pinfo, ri_item, &ei_calc_request_not_seen_yet);
     else if (!(ri.is_error && ri.kind == CALC_E_BUSY) && w->cv && !w->cut)
       expert_add_info(pinfo, ri_item, &ei_calc_no_request);
     calc_tap_queue(pinfo, w, &r);
     return;
+  }
+  if (m->early) {
+    r.early = true;
+    expert_add_info_format(pinfo, ri_item, &ei_calc_response_early,
+        "Response captured before its request (frame %u): paired by tag",
+        t->req_frame);
   }
   if (m->tagless) expert_add_info(pinfo, ri_item, &ei_calc_tagless);
   if (m->uncertain) expert_add_info(pinfo, ri_item, &ei_calc_uncertain);
@@ -651,8 +675,11 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   calc_add_generated_uint(st, hf_calc_response_to, tvb, 0, 0, t->req_frame);
   nstime_t req_time = calc_txn_time(t);
   nstime_delta(&r.time, &pinfo->abs_ts, &req_time);
-  proto_item *it = proto_tree_add_time(st, hf_calc_time, tvb, 0, 0, &r.time);
-  proto_item_set_generated(it);
+  proto_item *it = NULL;
+  if (!m->early) { /* before its request: no response time to tell */
+    it = proto_tree_add_time(st, hf_calc_time, tvb, 0, 0, &r.time);
+    proto_item_set_generated(it);
+  }
   if (m->repeats && !m->joined) {
     it = calc_add_generated_uint(st, hf_calc_duplicate_of, tvb, 0, 0,
                                  m->repeats);
@@ -927,7 +954,7 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
   }
 
   int offset = 0;
-  bool cut_line = false;
+  bool cut_line = false, shown_cut = false;
   /* The first LF makes calcd's legacy bytes, if it still holds some, the
    * start of the first line. */
   w.legacy = w.to_server && d->first_lf == pinfo->num;
@@ -955,6 +982,7 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
       w.cut = true;
       dissect_calc_message(tvb, pinfo, tree, &w, offset, (int)left,
                            (int)left);
+      shown_cut = true;
       break;
     }
     if (k == CALC_FRAME_NONE) {
@@ -997,6 +1025,9 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
      * of them: pairing is uncertain until it finds its step again. */
     d->boundary = cut_frame || (len > 0 && raw[len - 1] == '\n');
     if (cut_frame) cv->unsync = true;
+    if (cut_frame && !w.to_server) /* responses in what was not captured */
+      calc_track_lost_replies(cv, tvb_reported_length(tvb) - (unsigned)len,
+                              shown_cut ? CALC_LOST_SHOWN : CALC_LOST_LINE);
   }
   calc_end_of_captured(tvb, pinfo);
   return len;
@@ -1242,6 +1273,15 @@ void proto_register_calc(void)
       "Response without a request", EXPFILL}},
     {&ei_calc_no_response, {"calc.no_response", PI_SEQUENCE, PI_NOTE,
       "No response seen to this request", EXPFILL}},
+    {&ei_calc_response_not_captured, {"calc.response_not_captured",
+      PI_SEQUENCE, PI_NOTE, "Response not captured: it is in bytes the "
+      "capture does not show (lost segments, or a frame cut by the "
+      "snapshot length)", EXPFILL}},
+    {&ei_calc_response_early, {"calc.response_early", PI_SEQUENCE, PI_NOTE,
+      "Response captured before its request: paired by tag", EXPFILL}},
+    {&ei_calc_request_not_seen_yet, {"calc.request_not_seen_yet",
+      PI_SEQUENCE, PI_NOTE, "No request with this tag seen yet: it may come "
+      "later in the capture (the second pass tells)", EXPFILL}},
     {&ei_calc_retransmission, {"calc.retransmission", PI_SEQUENCE, PI_NOTE,
       "Retransmitted request", EXPFILL}},
     {&ei_calc_duplicate_response, {"calc.duplicate_response", PI_SEQUENCE,

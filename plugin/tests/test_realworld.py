@@ -12,6 +12,7 @@ import pytest
 
 from conftest import C4, S4, Capture, where
 from calcpcap import ip_packet, udp_l4
+from test_misc import stats_counts
 
 PASSES = pytest.mark.parametrize("two", [False, True], ids=["1pass", "2pass"])
 # Expert infos that blame the server or the bytes: none of them may come
@@ -249,7 +250,9 @@ def test_first_segment_after_syn_lost(tshark, cap, capture, two, relative):
     t.send(b"2 #1\n4 #2\n", from_client=False)
     t = cap.tcp(other(C4, 40002), S4)
     t.send(b"1+1\n2+0\n4*4\n")
-    t.lose(b"2\n", from_client=False)     # equal values: no resync
+    # Equal values (1+1, 2+0), but the 2 lost bytes hold one response
+    # only, the oldest request's: the 2 after them is 2+0's.
+    t.lose(b"2\n", from_client=False)
     t.send(b"2\n16\n", from_client=False)
     names = ["calc.expression", "calc.result", "calc.tag",
              "calc.response_to", "calc.verified", "calc.unseen_request",
@@ -270,7 +273,7 @@ def test_first_segment_after_syn_lost(tshark, cap, capture, two, relative):
         # 2 #1 answers the lost 1+1 #1: said so, no blame.
         ["", "2|4", "1|2", "12", "1", "1", ""],
         ["1+1|2+0|4*4", "", "", "", "", "", ""],
-        ["", "2|16", "", "17", "1", "1", ""],
+        ["", "2|16", "", "17|17", "1|1", "", ""],
     ]
 
 
@@ -624,3 +627,144 @@ def test_verification_budget_counts_evaluator_work(tshark, cap, capture,
              r["calc.not_verified_budget"]) for r in tb[1::2]] == \
         [(str(big % (1000003 + k)), "1" if k == 0 else "",
           "" if k == 0 else "1") for k in range(4)]
+
+
+# ---- the red team's follow-ups (#10): many responses lost, reordered
+# ---- datagrams, responses before their requests, what was not captured
+
+SCAN_MAX = 256      # plugin/calc-pair.c CALC_SCAN_MAX
+REORDER_MAX = 32    # plugin/calc-pair.c CALC_REORDER_MAX
+EARLY_MAX = 8       # plugin/calc-pair.c CALC_EARLY_MAX
+UNCAPTURED = ["calc.response_not_captured", "calc.no_response",
+              "calc.unseen_request", "calc.uncertain"]
+
+
+def count(t, name):
+    """Occurrences of an expert info in a table (one per message)."""
+    return sum(len(r[name].split("|")) for r in t if r[name])
+
+
+def pipeline(cap, n, lost_bytes, first_sent, per=10):
+    """A TCP connection pipelining n untagged requests (per per segment)
+    whose responses from the first_sent-th on are captured, and lost_bytes
+    of the server's bytes before them are not; then 7*7 and 49.  Returns
+    the frame of each request."""
+    t = cap.tcp(C4, S4)
+    frames = []
+    for i in range(0, n, per):
+        t.send(b"".join(b"%d+0\n" % (1000000 + k)
+                        for k in range(i, min(n, i + per))))
+        frames += [cap.count] * (min(n, i + per) - i)
+    for i in range(0, lost_bytes, 1400):
+        t.lose(b"x" * min(1400, lost_bytes - i), from_client=False)
+    t.send(b"".join(b"%d\n" % (1000000 + k) for k in range(first_sent, n)),
+           from_client=False)
+    t.send(b"7*7\n")
+    t.send(b"49\n", from_client=False)
+    return frames
+
+
+@PASSES
+@pytest.mark.parametrize("lost", [SCAN_MAX - 1, SCAN_MAX, SCAN_MAX + 1, 600])
+def test_many_responses_lost_in_a_gap(tshark, cap, capture, two, lost):
+    # An untagged pipeline whose first `lost` responses (8 bytes each,
+    # several KB) are lost: the lost bytes hold those requests' expected
+    # answers, so they are retired as not captured and pairing resumes
+    # at once, at and past the scan's bound.
+    n = lost + 20
+    frames = pipeline(cap, n, 8 * lost, lost)
+    names = ["calc.response_to", "calc.verified"] + UNCAPTURED + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    reply = tb[frames[-1]]                    # the frame after the requests
+    assert reply["calc.response_to"] == "|".join(str(f)
+                                                 for f in frames[lost:])
+    assert reply["calc.verified"] == "|".join(["1"] * 20)
+    assert [r["calc.response_to"] for r in tb[-2:]] == [
+        "", str(frames[-1] + 2)]
+    assert tb[-1]["calc.verified"] == "1"
+    assert count(tb, "calc.response_not_captured") == (lost if two else 0)
+    for n in UNCAPTURED[1:]:
+        assert where(tb, n) == [], n
+
+
+@PASSES
+@pytest.mark.parametrize("behind", [SCAN_MAX - 1, SCAN_MAX, 2 * SCAN_MAX,
+                                    2 * SCAN_MAX + 44])
+def test_lost_bytes_fewer_than_the_answers(tshark, cap, capture, two,
+                                           behind):
+    # 700 responses lost, in fewer bytes than their expected answers take
+    # (shorter answers, refusals): the lost bytes retire 700 - behind
+    # requests, the first response after them is `behind` requests
+    # further.  Within CALC_SCAN_MAX it is found by its answer; past it, in
+    # the next CALC_SCAN_MAX; past that, a response retires the oldest
+    # CALC_SCAN_MAX (its request may be in what was not captured: a
+    # Note), and pairing is back in step within a few responses.
+    lost, n = 700, 720
+    frames = pipeline(cap, n, 8 * (lost - behind), lost)
+    names = ["calc.response_to", "calc.verified"] + UNCAPTURED + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    reply = tb[frames[-1]]
+    paired = reply["calc.response_to"].split("|")
+    unseen = 0 if behind < 2 * SCAN_MAX else 1
+    assert paired == [str(f) for f in frames[lost + unseen:]]
+    assert reply["calc.verified"] == "|".join(["1"] * (20 - unseen))
+    assert count(tb, "calc.unseen_request") == unseen
+    assert tb[-1]["calc.response_to"] == str(frames[-1] + 2)
+    assert count(tb, "calc.response_not_captured") == \
+        (lost + unseen if two else 0)
+    assert where(tb, "calc.no_response") == []
+    assert where(tb, "calc.uncertain") == []
+
+
+def cut_capture(cap):
+    """300 pipelined requests whose responses come in one segment the
+    capture cut after 100 bytes (12 whole, one cut); then 7*7 and 49.  Over
+    UDP, a response cut, and one wanting a request."""
+    t = cap.tcp(C4, S4)
+    t.send(b"".join(b"%d+0\n" % (1000000 + k) for k in range(300)))
+    t.send(b"".join(b"%d\n" % (1000000 + k) for k in range(300)),
+           from_client=False, snaplen=54 + 100)
+    t.send(b"7*7\n")
+    t.send(b"49\n", from_client=False)
+    cap.udp(other(C4, 40001), S4, b"2**100")
+    cap.udp(S4, other(C4, 40001), b"1267650600228229401496703205376",
+            snaplen=42 + 5)
+    cap.udp(other(C4, 40001), S4, b"3*3")
+    cap.udp(S4, other(C4, 40001), b"9")
+    return t
+
+
+@PASSES
+def test_responses_cut_are_not_captured(tshark, cap, capture, two):
+    # Requests whose responses the capture cut say so (a Note, second
+    # pass), never "No response seen"; the 288 whose responses were in the
+    # frame's bytes past the snapshot length likewise.
+    cut_capture(cap)
+    path = capture(cap)
+    names = ["calc.response_to", "calc.verified", "calc.cut"] + UNCAPTURED \
+        + BLAME
+    tb = tshark.table(path, names, two_pass=two)
+    no_blame(tb)
+    assert tb[4]["calc.response_to"] == "|".join(["4"] * 12)
+    assert tb[4]["calc.cut"] == "1"
+    assert tb[6]["calc.response_to"] == "6"            # 49 (7*7)
+    assert [tb[i]["calc.response_to"] for i in (8, 10)] == ["", "10"]
+    assert tb[8]["calc.cut"] == "1"
+    assert count(tb, "calc.response_not_captured") == (289 if two else 0)
+    assert where(tb, "calc.no_response") == []
+    assert where(tb, "calc.uncertain") == []
+    # The service response time and the stats tree count them apart.
+    rtd = tshark.run("-r", path, "-q", "-z", "calc,rtd", *(["-2"] if two
+                                                          else []))
+    assert ("Open requests: %d" % (0 if two else 289)) in rtd, rtd
+    assert "Discarded responses: 0" in rtd, rtd
+    tree = stats_counts(tshark.run("-r", path, "-q", "-z", "calc,tree",
+                                   *(["-2"] if two else [])))
+    rq = "Requests with the response not captured"
+    assert tree[(rq, rq)] == (289 if two else 0)
+    rs = "Responses cut or after a gap"
+    assert tree[(rs, rs)] == 2
+    rw = "Responses without a request"
+    assert tree[(rw, rw)] == 0
