@@ -713,6 +713,16 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
         dup = true;             /* the network duplicated the answer */
       else
         t = calc_queue_at(q, 0); /* in order (a wrong answer is flagged) */
+      if (udp && t && (t->reply & CALC_REPLY_SEEN_SKIPPED) &&
+          calc_verify_verdict(t, ri) == CALC_VERDICT_MISMATCH) {
+        /* A newer request was answered before it: its own response may
+         * still come, reordered, and this one is not its answer: it
+         * answers a request the capture does not show, or one too late
+         * to be waited for (CALC_REORDER_MAX). */
+        calc_msg *m = calc_rec_new(NULL, 0);
+        m->unseen = 1;
+        return calc_rec_of_msg(m);
+      }
       uncertain = t && (cv->unsync || cut || (t->flags & CALC_TXN_CUT));
     }
     tagless = t && q == &cv->tagged;
@@ -724,6 +734,8 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
      * their responses, up to CALC_REORDER_MAX of them (older ones are
      * taken as unanswered, so that they do not fill the scan). */
     uint32_t drop = at > CALC_REORDER_MAX ? at - CALC_REORDER_MAX : 0;
+    for (uint32_t i = drop; i < at; i++)
+      calc_queue_at(q, i)->reply |= CALC_REPLY_SEEN_SKIPPED;
     q->head += drop;
     q->len -= drop;
     at -= drop;

@@ -18,7 +18,7 @@ static const char st_unmatched[] = "Responses without a request";
  * be in bytes it lacks; requests whose response is in such bytes (known
  * in the second pass). */
 static const char st_resp_uncaptured[] = "Responses cut or after a gap";
-static const char st_req_uncaptured[] = "Requests with the response not captured";
+static const char st_req_uncaptured[] = "Requests, response not captured";
 static const char st_duplicates[] = "Duplicate responses";
 static const char st_mismatch[] = "Responses differing from the core";
 static const char st_time[] = "Response time (ms)";

@@ -78,9 +78,11 @@ enum {
   CALC_REPLY_SEEN_LOST = 1u << 0, /* its response is in bytes the capture
                                      does not show (a gap, a cut frame):
                                      not "no response" */
-  CALC_REPLY_SEEN_EARLY = 1u << 1 /* its response was captured before it
-                                     (rep_frame < req_frame), paired by
-                                     tag when it came */
+  CALC_REPLY_SEEN_EARLY = 1u << 1, /* its response was captured before it
+                                      (rep_frame < req_frame), paired by
+                                      tag when it came */
+  CALC_REPLY_SEEN_SKIPPED = 1u << 2 /* UDP: a newer request was answered
+                                       first (reordered, or lost) */
 };
 
 /* What the first pass decided about one message. */

@@ -762,9 +762,128 @@ def test_responses_cut_are_not_captured(tshark, cap, capture, two):
     assert "Discarded responses: 0" in rtd, rtd
     tree = stats_counts(tshark.run("-r", path, "-q", "-z", "calc,tree",
                                    *(["-2"] if two else [])))
-    rq = "Requests with the response not captured"
+    rq = "Requests, response not captured"
     assert tree[(rq, rq)] == (289 if two else 0)
     rs = "Responses cut or after a gap"
     assert tree[(rs, rs)] == 2
     rw = "Responses without a request"
     assert tree[(rw, rw)] == 0
+
+
+@PASSES
+def test_reordered_udp_responses_lose_no_request(tshark, cap, capture, two):
+    # Untagged datagrams answered out of order: a response matching a
+    # later request's answer leaves the earlier ones waiting, and each
+    # gets its own response when it comes.
+    for e in (b"1+1", b"2+2", b"3+3", b"4+4"):
+        cap.udp(C4, S4, e)
+    for r in (b"6", b"2", b"8", b"4"):                # 3+3, 1+1, 4+4, 2+2
+        cap.udp(S4, C4, r)
+    cap.udp(C4, S4, b"5+5")                           # never answered
+    names = ["calc.response_to", "calc.response_in", "calc.verified",
+             "calc.no_response"] + UNCAPTURED[:1] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    assert [[r[n] for n in names[:4]] for r in tb] == [
+        ["", fwd(two, "6"), "", ""], ["", fwd(two, "8"), "", ""],
+        ["", fwd(two, "5"), "", ""], ["", fwd(two, "7"), "", ""],
+        ["3", "", "1", ""], ["1", "", "1", ""], ["4", "", "1", ""],
+        ["2", "", "1", ""],
+        ["", "", "", fwd(two, "1")]]
+    assert where(tb, "calc.response_not_captured") == []
+
+
+@PASSES
+@pytest.mark.parametrize("late", [REORDER_MAX, REORDER_MAX + 1])
+def test_reordered_udp_response_at_the_bound(tshark, cap, capture, two,
+                                             late):
+    # The newest request is answered while `late` older ones wait, then
+    # those, oldest first: within CALC_REORDER_MAX every one pairs; past
+    # it the oldest was taken as unanswered (No response seen), and its
+    # late response, the answer of none still waiting, is said to answer
+    # a request the capture does not show (a Note), not the next one's.
+    for k in range(late + 1):
+        cap.udp(C4, S4, b"%d+0" % (100 + k))
+    cap.udp(S4, C4, b"%d" % (100 + late))
+    for k in range(late):
+        cap.udp(S4, C4, b"%d" % (100 + k))
+    names = ["calc.response_to", "calc.verified", "calc.no_response",
+             "calc.unseen_request"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    past = late > REORDER_MAX
+    assert [r["calc.response_to"] for r in tb[late + 1:]] == \
+        [str(late + 1)] + ([""] if past else ["1"]) + \
+        [str(k + 1) for k in range(1, late)]
+    assert where(tb, "calc.unseen_request") == ([late + 3] if past else [])
+    assert where(tb, "calc.no_response") == ([1] if past and two else [])
+
+
+@PASSES
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_response_before_its_request(tshark, cap, capture, two, tcp):
+    # Capture order is not sending order (UDP reordered before the capture
+    # point, timestamps of two interfaces): a tagged response with no
+    # request waiting pairs by tag with the request that comes after it
+    # (within CALC_EARLY_NS), said so; the first pass only says no request
+    # is seen yet, never a Warn the second pass would not raise.
+    if tcp:
+        t = cap.tcp(C4, S4)
+        send = lambda b, c, wait=None: t.send(b + b"\n", from_client=c,
+                                             wait=wait)
+    else:
+        send = lambda b, c, wait=None: (cap.udp(C4, S4, b, wait=wait) if c
+                                        else cap.udp(S4, C4, b, wait=wait))
+    base = cap.count
+    send(b"4 #7", False)
+    send(b"2+2 #7", True)
+    send(b"3*3", True)
+    send(b"9", False)
+    send(b"5 #8", False)                      # its request 2 s later:
+    send(b"2+3 #8", True, wait=2.0)           # not paired
+    names = ["calc.response_to", "calc.response_in", "calc.verified",
+             "calc.time", "calc.response_early", "calc.request_not_seen_yet",
+             "calc.no_response"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)[base:]
+    for n in BLAME:
+        assert where(tb, n) == ([5] if two and n == "calc.no_request"
+                                else []), n
+    assert [[r[n] for n in names[:7]] for r in tb] == [
+        [fwd(two, str(base + 2)), "", fwd(two, "1"), "", fwd(two, "1"),
+         "" if two else "1", ""],
+        ["", str(base + 1), "", "", "", "", ""],
+        ["", fwd(two, str(base + 4)), "", "", "", "", ""],
+        [str(base + 3), "", "1", tb[3]["calc.time"], "", "", ""],
+        ["", "", "", "", "", "" if two else "1", ""],
+        ["", "", "", "", "", "", fwd(two, "1")],
+    ]
+    assert tb[3]["calc.time"] != ""
+    out = tshark.run("-r", capture(cap), "-V", *(["-2"] if two else []))
+    if two:
+        assert "(captured before this request: paired by tag)" in out
+        assert "Response captured before its request (frame %d): paired " \
+            "by tag" % (base + 2) in out
+
+
+@PASSES
+@pytest.mark.parametrize("early", [EARLY_MAX, EARLY_MAX + 1])
+def test_responses_before_requests_at_the_bound(tshark, cap, capture, two,
+                                                early):
+    # CALC_EARLY_MAX tagged responses are kept for their requests; one
+    # more, and the oldest is forgotten: its request then has no response
+    # and the response none (the second pass's Warn).
+    for k in range(1, early + 1):
+        cap.udp(S4, C4, b"%d #%d" % (k + k, k))
+    for k in range(1, early + 1):
+        cap.udp(C4, S4, b"%d+%d #%d" % (k, k, k))
+    names = ["calc.response_to", "calc.response_in", "calc.no_request",
+             "calc.no_response", "calc.mismatch"]
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    past = early > EARLY_MAX
+    assert [r["calc.response_in"] for r in tb[early:]] == \
+        ([""] if past else []) + \
+        [str(k) for k in range(2 if past else 1, early + 1)]
+    assert where(tb, "calc.no_request") == ([1] if past and two else [])
+    assert where(tb, "calc.no_response") == \
+        ([early + 1] if past and two else [])
+    assert where(tb, "calc.mismatch") == []
