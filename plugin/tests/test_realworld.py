@@ -887,3 +887,38 @@ def test_responses_before_requests_at_the_bound(tshark, cap, capture, two,
     assert where(tb, "calc.no_response") == \
         ([early + 1] if past and two else [])
     assert where(tb, "calc.mismatch") == []
+
+
+@PASSES
+@pytest.mark.parametrize("desegment", ["TRUE", "FALSE"])
+def test_gap_starting_inside_a_response(tshark, cap, capture, two,
+                                        desegment):
+    # The lost bytes start inside a response (its start held by TCP's
+    # reassembly, or shown cut): that one and those after it are retired
+    # by the lost bytes.  After a gap inside a line the first line is
+    # shown as the rest of one (here it is 1000278, whole: the dissector
+    # cannot know), and the 21 responses after it pair.
+    t = cap.tcp(C4, S4)
+    n = 300
+    for i in range(0, n, 50):
+        t.send(b"".join(b"%d+0\n" % (1000000 + k) for k in range(i, i + 50)))
+    reps = b"".join(b"%d\n" % (1000000 + k) for k in range(n))
+    t.send(reps[:20], from_client=False)       # 2 responses and 4 bytes
+    t.lose(reps[20:8 * 278], from_client=False)
+    t.send(reps[8 * 278:], from_client=False)
+    names = ["calc.framing", "calc.response_to", "calc.verified"] \
+        + UNCAPTURED + BLAME
+    tb = tshark.table(capture(cap), names, "-o",
+                      "calc.desegment:" + desegment, two_pass=two)
+    no_blame(tb)
+    assert tb[9]["calc.response_to"].split("|")[:2] == ["4", "4"]
+    assert tb[10]["calc.framing"] == "5|" + "|".join(["2"] * 21)
+    assert tb[10]["calc.response_to"] == "|".join(["9"] * 21)
+    assert tb[10]["calc.verified"] == "|".join(["1"] * 21)
+    # Held, the cut response's request is one of them; shown (reassembly
+    # off), it is paired with its start.
+    held = desegment == "TRUE"
+    assert count(tb, "calc.response_not_captured") == \
+        ((277 if held else 276) if two else 0)
+    for n in UNCAPTURED[1:]:
+        assert where(tb, n) == [], n
