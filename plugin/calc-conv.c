@@ -154,6 +154,7 @@ static void calc_conv_restart(calc_conv *cv)
   cv->answered = NULL;
   memset(cv->answered_tags, 0, sizeof cv->answered_tags);
   cv->legacy = cv->legacy_rep = NULL;
+  cv->early = NULL;        /* the old connection's responses (pool-freed) */
   memset(cv->tcp, 0, sizeof cv->tcp);
   for (int d = 0; d < 2; d++) cv->tcp[d].boundary = true;
   cv->unsync = true;

@@ -386,7 +386,7 @@ static void calc_early_keep(packet_info *pinfo, calc_conv *cv, calc_msg *m,
   if (!cv->early) cv->early = wmem_new0(calc_track_pool(), calc_early);
   calc_early *k = cv->early;
   uint32_t i = k->next++ % CALC_EARLY_MAX;
-  wmem_free(calc_track_pool(), k->e[i].bytes);
+  if (k->e[i].bytes) wmem_free(calc_track_pool(), k->e[i].bytes);
   k->e[i].m = m;
   k->e[i].bytes = (uint8_t *)wmem_memdup(calc_track_pool(), p, n);
   k->e[i].n = (uint32_t)n;
