@@ -379,10 +379,178 @@ def test_client_on_a_calc_port(tshark, cap, capture, two):
     assert [[r[n] for n in names[:4]] for r in tb[3:]] == [
         ["1", "", "", ""], ["2", "4", "1", ""],
         ["1", "", "", "1"], ["2", "6", "1", ""]]
+    # An expression: only a client sends it, so the guess is no guess.
     assert tb[5]["_ws.expert.message"] == (
-        "Server side guessed: no SYN captured and both ports are calc's; "
-        "taken as this message's receiver (port 4001)")
+        "Server side from this message's content: no SYN captured and both "
+        "ports are calc's; this message is not a calc reply: only a client "
+        "sends it, so its receiver serves (port 4001)")
 
+
+# Both ports calc's, no SYN: a capture started mid-connection.
+CLI, SRV = ("192.0.2.1", 4000), ("192.0.2.2", 4001)
+GUESS_OPEN = ("Server side guessed: no SYN captured and both ports are "
+              "calc's; taken as this message's %s (port %d), until the "
+              "content shows which side serves")
+TURNED = ("Server side turned round by this message: it is not a calc "
+          "reply: only a client sends it, so its receiver serves (port 4001); "
+          "the messages before it were %s the other way round")
+
+
+def side_notes(tb):
+    return [[m for m in r["_ws.expert.message"].split("|")
+             if m.startswith("Server side")] for r in tb]
+
+
+@PASSES
+def test_reply_first_turns_the_guess_tcp(tshark, cap, capture, two):
+    t = cap.tcp(CLI, SRV, handshake=False)
+    t.send(b"2\n42\n", from_client=False)  # the rest of a line, 42 answers
+    t.send(b"0\n5-1\n")                     # what was not captured; 5-1
+    t.send(b"4\n", from_client=False)
+    t.send(b"7\n")
+    t.send(b"7\n", from_client=False)
+    names = ["calc.type", "calc.result", "calc.expression",
+             "calc.response_to", "calc.verified", "calc.unseen_request",
+             "_ws.col.Info", "_ws.expert.message"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    rows = [[r[n] for n in names[:7]] for r in tb]
+    # One pass shows 42 as the guess took it: a request to port 4000 (the
+    # first segment's receiver); from 5-1 on, each pass is the same.
+    assert rows[0] == (["2", "42", "", "", "", "1",
+                        "Rest of a line, Response 42"] if two else
+                       ["1", "", "42", "", "", "",
+                        "Rest of a line, Request 42"])
+    assert rows[1:] == [
+        ["1", "", "5-1", "", "", "", "Rest of a line, Request 5-1"],
+        ["2", "4", "", "2", "1", "", "Response 4 (5-1)"],
+        ["1", "", "7", "", "", "", "Request 7"],
+        ["2", "7", "", "4", "1", "", "Response 7 (7)"]]
+    notes = side_notes(tb)
+    assert notes[0] == [
+        "Server side guessed: no SYN captured and both ports are calc's; "
+        "this message's sender (port 4001), as the content of frame 2 shows "
+        "(first taken the other way round)"] if two else \
+        [GUESS_OPEN % ("receiver", 4000)]
+    assert notes[1] == [TURNED % ("first taken" if two else "shown")]
+    assert notes[2:] == [[], [], []]
+
+
+@PASSES
+def test_reply_first_turns_the_guess_udp(tshark, cap, capture, two):
+    cap.udp(SRV, CLI, b"42")             # the answer to what came before
+    cap.udp(CLI, SRV, b"5-1")
+    cap.udp(SRV, CLI, b"4")
+    cap.udp(CLI, SRV, b"7")
+    cap.udp(SRV, CLI, b"7")
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "calc.mismatch", "calc.no_request", "_ws.col.Info"]
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    assert [[r[n] for n in names] for r in tb] == [
+        # UDP's response without a request, as test_reply_without_request
+        ["2", "", "", "", "1", "Response 42"] if two else
+        ["1", "", "", "", "", "Request 42"],
+        ["1", "", "", "", "", "Request 5-1"],
+        ["2", "2", "1", "", "", "Response 4 (5-1)"],
+        ["1", "", "", "", "", "Request 7"],
+        ["2", "4", "1", "", "", "Response 7 (7)"]]
+
+
+@PASSES
+def test_error_reply_first_decides_the_side(tshark, cap, capture, two):
+    t = cap.tcp(CLI, SRV, handshake=False)
+    t.send(b"5\nERR zero-division: division by zero\n", from_client=False)
+    t.send(b"3\n2*3\n")
+    t.send(b"6\n", from_client=False)
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "calc.unseen_request", "_ws.expert.message"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    assert [[r[n] for n in names[:4]] for r in tb] == [
+        ["2", "", "", "1"], ["1", "", "", ""], ["2", "2", "1", ""]]
+    assert side_notes(tb) == [[
+        "Server side from this message's content: no SYN captured and both "
+        "ports are calc's; this message is a calc reply no client sends "
+        "(ERR, inf, nan), so its sender serves (port 4001)"], [], []]
+
+
+@PASSES
+def test_numbers_then_an_expression_confirm_the_guess(tshark, cap, capture,
+                                                      two):
+    t = cap.tcp(CLI, SRV, handshake=False)
+    t.send(b"9\n7\n")                   # request first: the guess is right
+    t.send(b"1\n7\n", from_client=False)
+    t.send(b"2*3\n")
+    t.send(b"6\n", from_client=False)
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "_ws.expert.message"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    # Under the open guess, 7 answering 7 is paired but not verified (the
+    # roles may be the other way round); settled, two passes verify it.
+    assert [[r[n] for n in names[:3]] for r in tb] == [
+        ["1", "", ""], ["2", "1", "1" if two else ""], ["1", "", ""],
+        ["2", "3", "1"]]
+    assert side_notes(tb) == [[
+        "Server side guessed: no SYN captured and both ports are calc's; "
+        "this message's receiver (port 4001), as the content of frame 3 "
+        "confirms"] if two else [GUESS_OPEN % ("receiver", 4001)], [], [], []]
+
+
+@PASSES
+@pytest.mark.parametrize("numbers", [16, 17])
+def test_guess_log_limit(tshark, cap, capture, two, numbers):
+    # CALC_GUESS_MAX (16) messages are kept while the side is a guess:
+    # with 16 before the evidence it still turns, with 17 it stands.
+    for i in range(numbers):
+        if i % 2 == 0:
+            cap.udp(SRV, CLI, b"%d" % (i // 2))
+        else:
+            cap.udp(CLI, SRV, b"%d" % (i // 2 + 1))
+    cap.udp(CLI, SRV, b"5-1")
+    cap.udp(SRV, CLI, b"4")
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "_ws.expert.message"]
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    types = [r["calc.type"] for r in tb]
+    if numbers == 16:
+        assert types[-2:] == ["1", "2"]
+        assert tb[-1]["calc.response_to"] == str(numbers + 1)
+        assert types[:numbers] == (["2", "1"] * 8 if two else ["1", "2"] * 8)
+        # two passes pair what one pass took the other way round, and
+        # verify it; one pass verifies nothing under the open guess
+        assert [r["calc.response_to"] for r in tb[:numbers]] == (
+            [""] + [x for j in range(2, 15, 2) for x in ("", str(j))] + [""]
+            if two else [x for j in range(1, 16, 2) for x in ("", str(j))])
+        assert [r["calc.verified"] for r in tb[:numbers]] == (
+            [""] + ["", "1"] * 7 + [""] if two else [""] * numbers)
+    else:
+        assert types == ["1", "2"] * 8 + ["1", "2", "1"]
+        assert side_notes(tb)[0] == [
+            "Server side guessed: no SYN captured and both ports are calc's; "
+            "taken as this message's receiver (port 4000): no message up to "
+            "frame 17 showed which side serves"] if two else \
+            [GUESS_OPEN % ("receiver", 4000)]
+
+
+
+@PASSES
+@pytest.mark.parametrize("second", [4096, 4097])
+def test_guess_log_bytes(tshark, cap, capture, two, second):
+    # CALC_GUESS_BYTES (8192) of messages are kept while the side is a
+    # guess: 4096 + 4096 bytes still turn, 4096 + 4097 stand.
+    cap.udp(SRV, CLI, b"1" * 4096)
+    cap.udp(CLI, SRV, b"2" * second)
+    cap.udp(CLI, SRV, b"5-1")
+    cap.udp(SRV, CLI, b"4")
+    tb = tshark.table(capture(cap), ["calc.type", "calc.response_to"],
+                      two_pass=two)
+    if second == 4096:
+        assert [r["calc.type"] for r in tb] == (
+            ["2", "1", "1", "2"] if two else ["1", "2", "1", "2"])
+        assert tb[3]["calc.response_to"] == "3"
+    else:
+        assert [r["calc.type"] for r in tb] == ["1", "2", "2", "1"]
 
 # ---- 8. other protocols on calc's ports -----------------------------------
 
