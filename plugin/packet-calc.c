@@ -538,6 +538,15 @@ static int calc_tcp_says(const uint8_t *p, size_t n, bool cut_frame)
   return CALC_SAYS_NOTHING;
 }
 
+/* Whether the conversation is known to be calc: its server has sent a
+ * calc reply (later passes: ever did).  Until then a request's faults
+ * are no Warning: the conversation may be another protocol's, given up
+ * at its reply (docs/DISSECTOR.md, "What one pass can do"). */
+static bool calc_conv_known(const calc_conv *cv)
+{
+  return !cv || cv->judged == CALC_JUDGE_CALC || cv->seen_msg[1];
+}
+
 static void calc_add_resent(packet_info *pinfo, proto_item *it)
 {
   expert_add_info_format(pinfo, it, &ei_calc_retransmission,
@@ -617,6 +626,12 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
                (v.unfinished || (t && (t->flags & CALC_TXN_JOINED)));
   if (w->cut)
     ; /* what the capture cut is not judged */
+  else if (!calc_conv_known(w->cv) && (v.binary || v.too_long ||
+                                       (v.parse_err != CALC_OK && !waits)))
+    proto_item_append_text(ei, " [%s; no expert info until the reply shows "
+        "the conversation is calc]", v.binary ? "bytes no calc client sends"
+        : v.too_long ? "longer than the protocol allows"
+        : calc_err_token(v.parse_err));
   else if (v.binary)
     expert_add_info(pinfo, ei, &ei_calc_malformed_request);
   else if (v.too_long)
@@ -645,7 +660,7 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
                            "Retransmission of the request in frame %u",
                            m->repeats);
   }
-  if (m && m->tag_reused)
+  if (m && m->tag_reused && calc_conv_known(w->cv))
     expert_add_info(pinfo, ei, &ei_calc_tag_reused);
   if (t && t->rep_frame)
     calc_add_generated_uint(st, hf_calc_response_in, tvb, 0, 0, t->rep_frame);

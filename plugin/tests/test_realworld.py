@@ -19,6 +19,10 @@ PASSES = pytest.mark.parametrize("two", [False, True], ids=["1pass", "2pass"])
 BLAME = ["calc.mismatch", "calc.no_request", "calc.malformed_request",
          "calc.malformed_response", "calc.amplification",
          "calc.error_reply.unknown", "calc.retransmission"]
+# calc's expert infos of Warning severity.
+CALC_WARN = BLAME + ["calc.bad_request", "calc.too_long", "calc.tag_reused"]
+
+
 def tcp_info(info):
     """TCP's own Info of a segment reassembled later (4.0: "... [TCP segment
     of a reassembled PDU]", 4.4+: "... [TCP PDU reassembled in N]" in two
@@ -586,6 +590,12 @@ def test_other_protocols_are_given_up(tshark, cap, capture, two):
     assert all(":calc" not in r[0] for r in rows[5:10])
     assert rows[8][0].endswith(":http") and rows[9][0].endswith(":http")
     assert rows[10][1] == ("" if two else "1")        # judged at the reply
+    # No Warning on it; "what?", answered ERR, is calc: refused (a
+    # Warning) once known, from the second pass on.
+    tb = tshark.table(path, CALC_WARN, two_pass=two)
+    for n in CALC_WARN:
+        assert where(tb, n) == ([15] if two and n == "calc.bad_request"
+                                else []), n
     assert rows[11][1] == ""
     assert [r[1] for r in rows[12:]] == ["1", "2", "1", "2"]
     assert tshark.fields(path, ["calc.type"], "-Y", "calc.mismatch || "
@@ -596,6 +606,84 @@ def test_other_protocols_are_given_up(tshark, cap, capture, two):
                          "calc", two_pass=two)
     assert "icq" in rows[0][0] and rows[4][0].endswith(":opsi")
 
+
+def warnings(row):
+    """Expert infos of Warning severity (or worse) on a frame."""
+    return [s for s in row["_ws.expert.severity"].split("|")
+            if s and int(s) >= 0x00600000]
+
+
+@PASSES
+def test_text_protocols_given_up_at_the_reply(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4)                              # frames 1-7
+    t.send(b"HELLO server\r\n")
+    t.send(b"220 welcome\r\n", from_client=False)
+    t.send(b"QUIT\r\n")
+    t.send(b"OK\r\n", from_client=False)
+    t = cap.tcp(other(C4, 40001), other(S4, 4002))   # frames 8-11
+    t.send(b"HELLO server\r\n")
+    t.send(b"OK\r\n", from_client=False)
+    j = other(C4, 40002)                             # frames 12-14
+    cap.udp(j, S4, b'{"op":"add","a":1,"b":2}')
+    cap.udp(S4, j, b'{"result":3}')
+    cap.udp(j, S4, b'{"op":"sub","a":1,"b":2}')
+    names = ["frame.protocols", "calc.type"] + CALC_WARN
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    # Only the first request of each is calc in one pass: it could be
+    # garbage that calcd answers ERR.  It carries no Warning; the reply
+    # shows it is not calc, and every frame after it is given up.  Two
+    # passes give up all of them (the judgement is the first pass's).
+    assert where(tb, "calc.type") == ([] if two else [4, 11, 13])
+    for n in CALC_WARN:
+        assert where(tb, n) == [], n
+    # Given up on TCP 4002, OPSI (the port's owner before calc) has it (in
+    # two passes it waits for more of a PDU: TCP segments); on TCP 4000,
+    # which had no owner, data; on UDP 4000, ICQ, which refuses JSON as it
+    # does without the plugin: data.
+    assert [i + 1 for i, r in enumerate(tb)
+            if r["frame.protocols"].endswith(":opsi")] == ([] if two else [12])
+    assert [i + 1 for i, r in enumerate(tb)
+            if r["frame.protocols"].endswith(":tcp:data")] == (
+        [4, 5, 6, 7] if two else [5, 6, 7])
+    assert [i + 1 for i, r in enumerate(tb)
+            if r["frame.protocols"].endswith(":udp:data")] == (
+        [13, 14, 15] if two else [14, 15])
+
+
+@PASSES
+def test_garbage_answered_err_is_calc(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4)                              # frames 1-7
+    t.send(b"HELLO server\r\n")
+    t.send(b"ERR unsupported: name 'HELLO' at position 1\n",
+           from_client=False)
+    t.send(b"QUIT\r\n")
+    t.send(b"ERR unsupported: name 'QUIT' at position 1\n", from_client=False)
+    j = other(C4, 40002)                             # frames 8-9
+    cap.udp(j, S4, b'{"op":"add"}')
+    cap.udp(S4, j, b"ERR unsupported")
+    t = cap.tcp(other(C4, 40003), S4)                # legacy: 10-14
+    t.send(b"hello")
+    t.send(b"ERR unsupported: name 'hello' at position 1", from_client=False,
+           wait=0.02)
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "calc.bad_request", "calc.error.kind", "calc.framing",
+             "_ws.expert.severity"]
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    rows = [[r[n] for n in names[:6]] for r in tb if r["calc.type"]]
+    # The first request of each waits for its reply to be judged: no
+    # Warning in one pass; two passes know it is calc.
+    refused = "1" if two else ""
+    assert rows == [
+        ["1", "", "", refused, "", "2"],
+        ["2", "4", "1", "", "unsupported", "2"],
+        ["1", "", "", "1", "", "2"],
+        ["2", "6", "1", "", "unsupported", "2"],
+        ["1", "", "", refused, "", "1"],
+        ["2", "8", "1", "", "unsupported", "1"],
+        ["1", "", "", refused, "", "3"],
+        ["2", "13", "1", "", "unsupported", "3"]]
+    assert [len(warnings(r)) for r in tb if r["calc.type"] == "1"] == (
+        [1, 1, 1, 1] if two else [0, 1, 0, 0])
 
 # ---- 9. the legacy request in two pieces ----------------------------------
 
