@@ -9,8 +9,12 @@
 # docs/BENCHMARKS.md ("Dissector").
 #
 #   bench/dissector/run.sh [--build DIR] [--pairs N] [--heavy M] [--runs R]
+#                          [--captures DIR]
 #
 #   --build DIR  build folder holding plugin/calc.so (default: build)
+#   --captures DIR  keep the generated captures in DIR, and reuse them when
+#                DIR already holds them for the same N and M (generating
+#                1,000,000 pairs takes minutes; the timings do not include it)
 #   --pairs N    request/response pairs per capture (default 1000000)
 #   --heavy M    pipelined 9**4300 requests for the verification case,
 #                and as many distinct 9**4300%M (default 300000)
@@ -31,12 +35,14 @@ build=$repo/build
 pairs=1000000
 heavy=300000
 runs=3
+captures=
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift ;;
     --pairs) pairs=$2; shift ;;
     --heavy) heavy=$2; shift ;;
     --runs) runs=$2; shift ;;
+    --captures) captures=$2; shift ;;
     *) sed -n '4,24p' "$0" >&2; exit 2 ;;
   esac
   shift
@@ -46,16 +52,28 @@ plugin=$build/plugin/calc.so
 [ -x /usr/bin/time ] || { echo "$0: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 
 # World-readable, so that tshark run as nobody reads the captures in place.
-work=$(mktemp -d "${TMPDIR:-/tmp}/calc-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+if [ -n "$captures" ]; then
+  mkdir -p "$captures"
+  work=$(cd "$captures" && pwd)
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/calc-bench.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+fi
 chmod 755 "$work"
 export CALC_WS_VERSION
 CALC_WS_VERSION=$(tshark --version 2>/dev/null |
                   sed -n '1s/^TShark (Wireshark) \([0-9]*\.[0-9]*\).*/\1/p')
 tshark_run() { "$repo/plugin/calc-tshark.sh" "$plugin" "$@"; }
 
-echo "generating $pairs pairs per capture, $heavy heavy requests, in $work" >&2
-python3 "$here/gen_captures.py" "$work" "$pairs" "$heavy"
+stamp="pairs=$pairs heavy=$heavy gen=$(cksum < "$here/gen_captures.py")"
+if [ -n "$captures" ] && [ "$(cat "$work/STAMP" 2>/dev/null)" = "$stamp" ]; then
+  echo "reusing the captures in $work ($stamp)" >&2
+else
+  echo "generating $pairs pairs per capture, $heavy heavy requests, in $work" >&2
+  rm -f "$work/STAMP"
+  python3 "$here/gen_captures.py" "$work" "$pairs" "$heavy"
+  echo "$stamp" > "$work/STAMP"
+fi
 chmod 644 "$work"/*.pcap
 
 # Not timed: show that the calc runs pair and verify everything, and that
