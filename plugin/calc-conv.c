@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * calc-conv.c: conversations (calc-track.h): the state of each one, which
- * side is the server, and what TCP showed of each direction (gaps,
- * retransmitted data, a start mid-connection, a 4-tuple reused).
+ * side is the server (and, where that is a guess, what the content says
+ * of it), and what TCP showed of each direction (gaps, retransmitted
+ * data, a start mid-connection, a 4-tuple reused).
  */
 #include <string.h>
 
@@ -243,7 +244,8 @@ void calc_side_drop(calc_conv *cv)
 {
   if (!cv->side_log) return;
   for (uint32_t i = 0; i < cv->side_log->n; i++)
-    wmem_free(calc_track_pool(), (void *)cv->side_log->m[i].p);
+    if (cv->side_log->m[i].p)
+      wmem_free(calc_track_pool(), (void *)cv->side_log->m[i].p);
   wmem_free(calc_track_pool(), cv->side_log);
   cv->side_log = NULL;
 }
