@@ -48,8 +48,10 @@ static void usage(FILE *f) {
     "                         the expected reply; blank and '#' lines skipped\n"
     "      --role R           compute expected replies as a server of role R\n"
     "                         (all, addsub, muldiv; default all)\n"
-    "  -R, --rate R           target R requests/s in all (default: unpaced);\n"
-    "                         latency then counts from the scheduled time\n"
+    "  -R, --rate R           target R requests/s in all (default: unpaced),\n"
+    "                         open loop: each request sent at its scheduled\n"
+    "                         time (up to %u in flight per connection; -d\n"
+    "                         does not apply), latency counted from it\n"
     "  -T, --threads N        worker threads (default 1)\n"
     "  -t, --timeout MS       UDP: a request unanswered MS ms is lost; TCP:\n"
     "                         wait at most MS ms for the last replies (%d)\n"
@@ -61,7 +63,7 @@ static void usage(FILE *f) {
     "Exit status: 0 no wrong reply, 1 some reply was wrong, 2 usage,\n"
     "3 network (no server, connection lost, a reply line over any limit).\n",
     CALC_PORT_ALL, CALC_PORT_ALL, BENCH_DEFAULT_CONN, BENCH_DEFAULT_DEPTH,
-    BENCH_DEFAULT_SECONDS, BENCH_DEFAULT_TIMEOUT_MS,
+    BENCH_DEFAULT_SECONDS, BENCH_RATE_WINDOW, BENCH_DEFAULT_TIMEOUT_MS,
     sizeof bench_default_mix / sizeof *bench_default_mix);
 }
 

@@ -30,7 +30,8 @@ void bench_report(const bench_opts *o, const bench_counts *t,
            "\"replies\":%llu,\"ok\":%llu,\"wrong\":%llu,"
            "\"error_replies\":%llu,\"lost\":%llu,\"late\":%llu,"
            "\"rps\":%.1f,\"latency_us\":{\"min\":%.3f",
-           proto, o->server.text, o->conns, o->depth, o->threads, o->nexpr,
+           proto, o->server.text, o->conns, bench_inflight_cap(o), o->threads,
+           o->nexpr,
            o->rate, secs, (unsigned long long)t->sent,
            (unsigned long long)t->replies, (unsigned long long)t->ok,
            (unsigned long long)t->wrong, (unsigned long long)t->err_replies,
@@ -52,9 +53,10 @@ void bench_report(const bench_opts *o, const bench_counts *t,
     }
     return;
   }
-  printf("calc-bench: %s %s, %u connection%s x depth %u, %u thread%s, "
+  printf("calc-bench: %s %s, %u connection%s x %s %u, %u thread%s, "
          "%zu expression%s, %.2f s\n", proto, o->server.text, o->conns,
-         o->conns == 1 ? "" : "s", o->depth, o->threads,
+         o->conns == 1 ? "" : "s", o->rate > 0 ? "open loop, window" : "depth",
+         bench_inflight_cap(o), o->threads,
          o->threads == 1 ? "" : "s", o->nexpr, o->nexpr == 1 ? "" : "s", secs);
   printf("  requests   sent %llu, replies %llu (ok %llu, wrong %llu), error "
          "replies %llu, lost %llu, late %llu\n",

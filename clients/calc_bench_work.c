@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,10 @@ uint64_t bench_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+unsigned bench_inflight_cap(const bench_opts *o) {
+  return o->rate > 0 ? BENCH_RATE_WINDOW : o->depth;
 }
 
 /* ---- connections ------------------------------------------------------ */
@@ -64,8 +69,11 @@ typedef struct bench_worker {
   const bench_opts *o;
   unsigned index;
   int ep;
+  int tfd;            /* --rate: a timer at the next due time, in ep */
+  uint64_t armed;     /* the due time it is armed at, 0 none */
   bench_conn *conns;
   unsigned nconns;
+  unsigned cap;       /* in flight per connection (bench_inflight_cap) */
   uint64_t quota;     /* requests to send (UINT64_MAX: by time) */
   double rate;        /* per worker, 0: unpaced */
   uint64_t t_start, t_stop_send, t_end;
@@ -158,7 +166,7 @@ static bench_slot *take_slot(bench_worker *w, bench_conn *c, uint64_t now,
 }
 
 static int can_queue(const bench_worker *w, const bench_conn *c) {
-  return !c->dead && c->inflight < w->o->depth &&
+  return !c->dead && c->inflight < w->cap &&
          c->seq_next - c->seq_oldest <= c->ring_mask;
 }
 
@@ -407,7 +415,7 @@ static int open_conn(bench_worker *w, bench_conn *c,
     if (!c->out || !c->in) return -1;
   }
   unsigned ring = 1;
-  while (ring < 4 * o->depth) ring <<= 1;
+  while (ring < 4 * w->cap) ring <<= 1;
   c->ring = calloc(ring, sizeof *c->ring);
   if (!c->ring) return -1;
   c->ring_mask = ring - 1;
@@ -427,6 +435,16 @@ static void publish(bench_worker *w) {
   atomic_store_explicit(&w->pub_replies, w->n.replies, memory_order_relaxed);
   atomic_store_explicit(&w->pub_wrong, w->n.wrong, memory_order_relaxed);
   atomic_store_explicit(&w->pub_lost, w->n.lost, memory_order_relaxed);
+}
+
+/* The timer fires at due (CLOCK_MONOTONIC ns, as bench_now_ns). */
+static void arm_timer(bench_worker *w, uint64_t due) {
+  if (w->armed == due) return;
+  struct itimerspec its = {
+    .it_value = {.tv_sec = (time_t)(due / 1000000000ull),
+                 .tv_nsec = (long)(due % 1000000000ull)}};
+  timerfd_settime(w->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+  w->armed = due;
 }
 
 static void *worker_main(void *arg) {
@@ -457,16 +475,29 @@ static void *worker_main(void *arg) {
     /* Sleep until a reply, the next paced send, or the next loss scan. */
     uint64_t wake = now + 100000000ull;
     if (udp && next_scan < wake) wake = next_scan;
-    if (sending && w->rate > 0) {
+    /* The next due send, when a connection has room for it (else a reply
+     * wakes us): by the timer, to the nanosecond, as epoll's millisecond
+     * timeout would send up to a millisecond late and spinning would take
+     * the CPU from the server. */
+    int room = 0;
+    for (unsigned i = 0; sending && !room && i < w->nconns; i++)
+      room = can_queue(w, &w->conns[i]);
+    if (sending && w->rate > 0 && room) {
       uint64_t due = w->t_start + (uint64_t)((double)w->n.sent * 1e9 / w->rate);
-      if (due < wake) wake = due;
+      if (due <= now) wake = now; /* overdue: send at once */
+      else arm_timer(w, due);
     }
     if (sending && w->t_stop_send < wake) wake = w->t_stop_send;
     int tmo = wake > now ? (int)((wake - now + 999999) / 1000000) : 0;
-    if (sending && w->rate > 0 && wake - now < 1000000) tmo = 0; /* < 1 ms */
     int n = epoll_wait(w->ep, ev, 64, tmo);
     for (int i = 0; i < n; i++) {
       bench_conn *c = ev[i].data.ptr;
+      if (!c) { /* the timer */
+        uint64_t ticks;
+        if (read(w->tfd, &ticks, sizeof ticks) < 0) ticks = 0;
+        w->armed = 0;
+        continue;
+      }
       if (c->dead) continue;
       if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
         udp ? read_udp(w, c) : read_tcp(w, c);
@@ -496,6 +527,7 @@ void bench_pool_free(bench_pool *p) {
       free(c->in);
     }
     if (w->ep >= 0) close(w->ep);
+    if (w->tfd >= 0) close(w->tfd);
     free(w->conns);
     free(w->mm);
     free(w->iov);
@@ -509,22 +541,35 @@ void bench_pool_free(bench_pool *p) {
  * each).  Returns 0, or -1 (said on stderr). */
 static int setup_workers(const bench_opts *o, bench_worker *ws,
                          const struct sockaddr_storage *ss, unsigned sslen) {
-  for (unsigned t = 0; t < o->threads; t++) ws[t].ep = -1;
+  for (unsigned t = 0; t < o->threads; t++) ws[t].ep = ws[t].tfd = -1;
   for (unsigned t = 0; t < o->threads; t++) {
     bench_worker *w = &ws[t];
     w->o = o;
     w->index = t;
     calc_hist_init(&w->hist);
     w->ep = epoll_create1(EPOLL_CLOEXEC);
+    w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    struct epoll_event te = {.events = EPOLLIN, .data.ptr = NULL};
+    if (w->ep >= 0 && w->tfd >= 0 &&
+        epoll_ctl(w->ep, EPOLL_CTL_ADD, w->tfd, &te) < 0) {
+      close(w->tfd);
+      w->tfd = -1;
+    }
     w->bufsize = CALC_ANSWER_MAX + 64; /* > a request, too */
     w->mm = calloc(BENCH_BATCH, sizeof *w->mm);
     w->iov = calloc(BENCH_BATCH, sizeof *w->iov);
     w->bufs = malloc(BENCH_BATCH * w->bufsize);
     w->conns = calloc(o->conns / o->threads + 1, sizeof *w->conns);
-    if (w->ep < 0 || !w->mm || !w->iov || !w->bufs || !w->conns) {
+    if (w->ep < 0 || w->tfd < 0) {
+      fprintf(stderr, "calc-bench: cannot create an epoll set or timer: %s\n",
+              strerror(errno));
+      return -1;
+    }
+    if (!w->mm || !w->iov || !w->bufs || !w->conns) {
       fprintf(stderr, "calc-bench: out of memory\n");
       return -1;
     }
+    w->cap = bench_inflight_cap(o);
     w->quota = o->requests ? o->requests / o->threads +
                                  (t < o->requests % o->threads ? 1 : 0)
                            : UINT64_MAX;

@@ -5,9 +5,15 @@
  * connection keeps --depth requests in flight.  UDP goes by
  * sendmmsg/recvmmsg batches; TCP requests of a connection by one write per
  * batch, replies framed by lib's calc_frame.  Latency goes into a
- * log-linear histogram (calc_hist.h); with --rate it is measured from each
- * request's scheduled time, so a stall is not hidden (no coordinated
- * omission).
+ * log-linear histogram (calc_hist.h).
+ *
+ * With --rate the load is open loop, as wrk2's corrected mode: request k
+ * is due at start + k / rate and goes out then, whatever is still in
+ * flight (up to BENCH_RATE_WINDOW per connection; --depth does not apply),
+ * and its latency counts from that due time.  A stall, the server's or
+ * calc-bench's own, so counts for exactly the requests due during it, and
+ * no later one: once it ends, requests are on time again.  A timerfd
+ * wakes the worker at each due time.
  */
 #ifndef CALC_BENCH_WORK_H
 #define CALC_BENCH_WORK_H
@@ -18,6 +24,10 @@
 
 #include "calc_bench_opts.h"
 #include "calc_hist.h"
+
+/* Requests a connection keeps in flight at most: --depth, or with --rate
+ * the window. */
+unsigned bench_inflight_cap(const bench_opts *o);
 
 typedef struct bench_counts {
   uint64_t sent, replies, ok, wrong, err_replies, lost, late;

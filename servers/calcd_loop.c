@@ -153,6 +153,17 @@ void calcd_task_wake(calcd_loop *L, calcd_task *t) {
   q->prev = t;
 }
 
+int calcd_task_queued_heavy(const calcd_task *t) {
+  return t->next && t->heavy;
+}
+
+void calcd_task_promote(calcd_loop *L, calcd_task *t) {
+  if (!calcd_task_queued_heavy(t)) return;
+  calcd_task_cancel(t);
+  t->heavy = 0;
+  calcd_task_wake(L, t);
+}
+
 int calcd_turn_over(const calcd_loop *L) {
   return turn_clock(L) >= L->turn_due;
 }
@@ -172,6 +183,7 @@ static void run_tasks(calcd_loop *L) {
     calcd_task *t = q->next;
     if (t == q) return;
     calcd_task_cancel(t);
+    if (q == &L->heavy) L->heavy_turns++;
     L->turn_due = t0 + L->turn_len;
     if (t->fn(L, t)) {
       t->heavy = 1;

@@ -89,6 +89,7 @@ struct calcd_loop {
   calcd_tq tq[CALCD_LOOP_TQ_MAX];
   const calcd_hooks *hooks[CALCD_LOOP_HOOK_MAX];
   calcd_task fresh, heavy; /* sentinels of the two run queues */
+  uint64_t heavy_turns;    /* turns given to tasks of the heavy queue */
   int stopping;
   uint64_t stop_due; /* ms: the loop ends then, whatever is left */
   unsigned live;     /* what must finish before a stopping loop may end */
@@ -113,6 +114,12 @@ void calcd_timer_stop(calcd_timer *t);
 
 /* Queue t (no-op when queued): in the fresh queue unless t->heavy. */
 void calcd_task_wake(calcd_loop *L, calcd_task *t);
+/* t, queued behind the heavy ones, has new work of a fresh client (a
+ * task serving many clients, as a UDP socket): move it to the back of the
+ * fresh queue, so that work waits one turn, not every heavy task's. */
+void calcd_task_promote(calcd_loop *L, calcd_task *t);
+/* Whether t is queued behind the heavy ones. */
+int calcd_task_queued_heavy(const calcd_task *t);
 void calcd_task_cancel(calcd_task *t);
 /* Inside a task: has its turn's budget been spent? */
 int calcd_turn_over(const calcd_loop *L);

@@ -12,6 +12,16 @@
  * pool is full and more are queued, a flooding sender's newest held
  * datagrams are dropped (UDP may lose them; "shed" in the stats) to let
  * the others queued behind it in.
+ *
+ * The socket's task is heavy while a flood keeps it busy, so a datagram
+ * of a new sender (one with none held) would wait for every other heavy
+ * task's turn.  So while the task is queued heavy, the socket is read as
+ * soon as it is readable, and a new sender's datagram promotes the task
+ * to the fresh queue for one short turn: the datagrams of the current
+ * round (at most one per sender ahead of it), then back behind the heavy
+ * ones.  At most one such turn between two turns of the heavy queue, so
+ * senders that keep changing ports take at most half the time from the
+ * heavy tasks, never all of it.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -51,6 +61,10 @@ struct calcd_udp {
   int stop_rounds;       /* stopping: reads still allowed; -1 before */
   unsigned held, nsenders, k; /* held datagrams, senders, replies made */
   uint64_t round, seq;
+  int new_sender;        /* fill() held a datagram of a new sender */
+  int promo;             /* promoted: a short turn is queued */
+  uint64_t promo_round;  /* a promoted turn answers rounds up to this */
+  uint64_t promo_mark;   /* L->heavy_turns at the last promoted turn */
   unsigned nfree;        /* free slots, a stack */
   int free[CALCD_UDP_POOL];
   int heap[CALCD_UDP_POOL]; /* held slots, a min-heap by (round, seq) */
@@ -116,6 +130,7 @@ static void hold(calcd_udp *u, int i) {
   sl->sender = sender_of(&sl->peer);
   udp_sender *sd = find_sender(u, sl->sender);
   if (!sd) {
+    u->new_sender = 1;
     sd = &u->senders[u->nsenders++];
     *sd = (udp_sender){.key = sl->sender, .last_round = u->round};
     sl->round = u->round;
@@ -292,6 +307,11 @@ static void answer(calcd *s, calcd_udp *u, int i) {
 static int udp_turn(calcd_loop *L, calcd_task *t) {
   calcd *s = CALCD_OF(L);
   calcd_udp *u = UDP_OF_TASK(t);
+  int promoted = u->promo;
+  if (promoted) {
+    u->promo = 0;
+    u->promo_mark = L->heavy_turns;
+  }
   fill(s, u);
   for (;;) {
     int i = pick(u);
@@ -300,6 +320,10 @@ static int udp_turn(calcd_loop *L, calcd_task *t) {
       if (!u->readable) break;
       fill(s, u); /* the pool ran dry: read on */
       if ((i = pick(u)) < 0) break;
+    }
+    if (promoted && u->slot[i].round > u->promo_round) {
+      send_replies(s, u); /* the new senders are answered: back in line */
+      return 1;
     }
     answer(s, u, i);
     if (calcd_turn_over(L)) {
@@ -321,6 +345,17 @@ static void udp_event(calcd_loop *L, calcd_io *io, uint32_t events) {
   (void)events;
   calcd_udp *u = (calcd_udp *)io;
   u->readable = 1;
+  if (calcd_task_queued_heavy(&u->task) && !u->promo &&
+      u->promo_mark != L->heavy_turns) {
+    u->new_sender = 0;
+    fill(CALCD_OF(L), u);
+    if (u->new_sender) {
+      u->promo = 1;
+      u->promo_round = u->round; /* a new sender's round */
+      calcd_task_promote(L, &u->task);
+    }
+    return;
+  }
   calcd_task_wake(L, &u->task);
 }
 
@@ -331,6 +366,7 @@ int calcd_udp_add(calcd *s, int fd) {
   u->io = (calcd_io){.fd = fd, .fn = udp_event};
   u->task.fn = udp_turn;
   u->stop_rounds = -1;
+  u->promo_mark = UINT64_MAX; /* none yet */
   for (int i = CALCD_UDP_POOL - 1; i >= 0; i--) u->free[u->nfree++] = i;
   if (calcd_io_add(&s->loop, &u->io, EPOLLIN) < 0) {
     free(u);

@@ -3,16 +3,22 @@
 """bench/server/run.py: calcd under attack, against a baseline measured in
 the same run (docs/BENCHMARKS.md, "Server").
 
-    bench/server/run.py [--build DIR] [--before-rev REV | --before CALCD]
-                        [--seconds S] [--runs R] [--markdown FILE]
-                        [--only fairness|stop|throughput]
+    bench/server/run.py [--build DIR] [--before-rev REV | --before CALCD
+                        | --no-before] [--seconds S] [--runs R]
+                        [--markdown FILE] [--only fairness|stop|throughput]
 
-Each calcd measured (this build's, and with --before-rev or --before the
-one to compare with, built from that git revision) goes through:
+The baseline is by default f79d852 (main just before the server branch
+was merged: BASELINE_REV), so after `scripts/dev.sh build` the one
+command `bench/server/run.py` measures both (about 4 minutes; the first
+run also builds the baseline, under build-bench/, kept for reruns).
 
-  fairness   an unrelated client's `15*15`, one request at a time, paced at
-             50/s (calc-bench -c 1 -d 1 -R 50: latency from each
-             request's scheduled time), over TCP and over UDP, alone and
+Each calcd measured (this build's, and the baseline: --before CALCD, or
+built from --before-rev, unless --no-before) goes through:
+
+  fairness   an unrelated client's `15*15`, paced at 50/s, open loop
+             (calc-bench -c 1 -R 50: each request sent at its scheduled
+             time whatever is in flight, its latency counted from that
+             time, docs/CLIENTS.md), over TCP and over UDP, alone and
              then while 4 TCP clients pipeline `3**41000 % 7**20000 %
              10**4290` (16 in flight each) and one UDP socket floods the
              same request (64 in flight): p50 and p99; and the same
@@ -46,6 +52,7 @@ HEAVY = "3**41000 % 7**20000 % 10**4290"
 STOP_REQ = "3**41000 %% 7**20000 %% 10**9 #%d"
 STOP_CONNS, STOP_PER_CONN = 10, 1000
 PROBE_RATE = 50
+BASELINE_REV = "f79d852"
 RTT_SAMPLES, RTT_GAP = 400, 0.01
 
 
@@ -136,7 +143,7 @@ def fairness(calcd, cb, seconds):
         procs = attackers(cb, srv.port, 3 * seconds + 20) if attack else []
         time.sleep(1.0 if attack else 0.2)  # the attack reaches its pace
         for tr in ("tcp", "udp"):
-            r = bench(cb, srv.port, "--" + tr, "-c", "1", "-d", "1",
+            r = bench(cb, srv.port, "--" + tr, "-c", "1",
                       "-e", "15*15", "-R", str(PROBE_RATE), "-t", "5000",
                       seconds=seconds)
             rows[(attack, tr)] = r
@@ -303,8 +310,10 @@ def throughput_table(calcds, cb, runs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=str(REPO / "build"))
-    ap.add_argument("--before-rev")
+    ap.add_argument("--before-rev", default=BASELINE_REV)
     ap.add_argument("--before")
+    ap.add_argument("--no-before", action="store_true",
+                    help="measure this build only")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--markdown")
@@ -312,10 +321,10 @@ def main():
     a = ap.parse_args()
     cb = os.path.join(a.build, "clients", "calc-bench")
     calcds = [("this build", os.path.join(a.build, "servers", "calcd"))]
-    if a.before_rev:
-        calcds.insert(0, (a.before_rev, build_rev(a.before_rev)))
-    elif a.before:
+    if a.before:
         calcds.insert(0, ("before", a.before))
+    elif not a.no_before:
+        calcds.insert(0, (a.before_rev, build_rev(a.before_rev)))
     for _, b in calcds:
         if not os.access(b, os.X_OK):
             sys.exit(f"{b}: not built")

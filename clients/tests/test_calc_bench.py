@@ -187,3 +187,199 @@ def test_expression_length_limit():
     assert bench("-e", ok + "1", "-n", "1", "-s", "127.0.0.1:1").returncode == 2
     r = bench("-e", ok, "-n", "1", "-s", "127.0.0.1:1")
     assert r.returncode == 3  # accepted; no server there
+
+
+class StallingServer:
+    """A delay line, not a queue: each `15*15 #T` is answered `225 #T`
+    DELAY s after it arrives, as over a long link, except that once, from
+    the arrival of request STALL_AT on, the server stalls for STALL s:
+    what arrives meanwhile is answered when the stall ends.  It records
+    how many requests arrived during the stall (`held`)."""
+
+    DELAY, STALL, STALL_AT = 0.015, 1.0, 50
+
+    def __init__(self, udp):
+        self.udp = udp
+        kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+        self.sock = socket.socket(socket.AF_INET, kind)
+        self.sock.bind(("127.0.0.1", 0))
+        if not udp:
+            self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.n = self.held = 0
+        self.stall_end = None
+        self.queue = []           # (when to answer, reply, peer)
+        self.cv = threading.Condition()
+        self.done = threading.Event()
+        for fn in (self.read, self.write):
+            threading.Thread(target=fn, daemon=True).start()
+
+    def arrived(self, tag, peer):
+        now = time.monotonic()
+        with self.cv:
+            if self.n == self.STALL_AT:
+                self.stall_end = now + self.STALL
+            self.n += 1
+            when = now + self.DELAY
+            if self.stall_end and now < self.stall_end:
+                when = max(when, self.stall_end)
+                self.held += 1
+            self.queue.append((when, b"225 #" + tag, peer))
+            self.cv.notify()
+
+    def read(self):
+        if self.udp:
+            while not self.done.is_set():
+                data, peer = self.sock.recvfrom(65536)
+                self.arrived(data.rsplit(b" #", 1)[1].strip(), peer)
+            return
+        self.conn, _ = self.sock.accept()
+        buf = b""
+        while True:
+            data = self.conn.recv(65536)
+            if not data:
+                return
+            buf += data
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                self.arrived(line.rsplit(b" #", 1)[1], None)
+
+    def write(self):
+        while not self.done.is_set():
+            with self.cv:
+                while not self.queue:
+                    self.cv.wait()
+                when, reply, peer = self.queue.pop(0)  # in order (TCP)
+            time.sleep(max(0.0, when - time.monotonic()))
+            if self.udp:
+                self.sock.sendto(reply, peer)
+            else:
+                self.conn.sendall(reply + b"\n")
+
+    def close(self):
+        self.done.set()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("proto", ["--tcp", "--udp"])
+def test_open_loop_probe_recovers_after_a_stall(proto):
+    """-R is open loop: while the server stalls, requests keep going out
+    on schedule (-d 1 notwithstanding), each counts from its scheduled
+    time, and the stall counts for the ~50 requests due during it only:
+    the requests after it are on time again (p50), where a probe waiting
+    for each reply would still be catching up (at 20 - 15 ms per
+    request, 200 requests to make up a second)."""
+    srv = StallingServer(proto == "--udp")
+    try:
+        j = bench_json(proto, "-s", f"127.0.0.1:{srv.port}", "-e", "15*15",
+                       "-c", "1", "-d", "1", "-R", "50", "-n", "200",
+                       "-t", "5000")
+    finally:
+        srv.close()
+    assert srv.n == j["sent"] == j["replies"] == j["ok"] == 200
+    assert j["wrong"] == j["lost"] == j["late"] == 0
+    assert j["depth"] == 1024  # the open-loop window, BENCH_RATE_WINDOW
+    # sent on schedule during the 1 s stall (a closed-loop probe: none)
+    assert 40 <= srv.held <= 55, srv.held
+    lat = j["latency_us"]
+    # the first request due in the stall waited all of it ...
+    assert 950e3 <= lat["max"] <= 1500e3, lat
+    # ... the ~50 due during it from ~1 s down to the delay: p90 is the
+    # 20th slowest, due ~0.4 s into the stall ...
+    assert 400e3 <= lat["p90"] <= 800e3, lat
+    # ... and the rest were on time: the delay line's 15 ms, not the stall
+    assert lat["p50"] < 150e3, lat
+
+
+class GateServer:
+    """Records each `15*15 #T` it receives and answers only when told:
+    answer(k) sends `225 #T` for the next k unanswered, in order."""
+
+    def __init__(self, udp):
+        self.udp = udp
+        kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+        self.sock = socket.socket(socket.AF_INET, kind)
+        self.sock.bind(("127.0.0.1", 0))
+        if not udp:
+            self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.got, self.answered, self.conn = [], 0, None
+        self.lock = threading.Lock()
+        threading.Thread(target=self.read, daemon=True).start()
+
+    def read(self):
+        try:
+            if self.udp:
+                while True:
+                    data, peer = self.sock.recvfrom(65536)
+                    with self.lock:
+                        self.got.append((data.rsplit(b" #", 1)[1], peer))
+            self.conn, _ = self.sock.accept()
+            buf = b""
+            while True:
+                data = self.conn.recv(65536)
+                if not data:
+                    return
+                *lines, buf = (buf + data).split(b"\n")
+                with self.lock:
+                    self.got += [(x.rsplit(b" #", 1)[1], None) for x in lines]
+        except OSError:
+            return
+
+    def count(self):
+        with self.lock:
+            return len(self.got)
+
+    def wait_count(self, n, timeout=10):
+        end = time.monotonic() + timeout
+        while self.count() < n and time.monotonic() < end:
+            time.sleep(0.005)
+        return self.count()
+
+    def answer(self, k=None):
+        with self.lock:
+            todo = self.got[self.answered:][:k]
+            self.answered += len(todo)
+        for tag, peer in todo:
+            if self.udp:
+                self.sock.sendto(b"225 #" + tag, peer)
+            else:
+                self.conn.sendall(b"225 #" + tag + b"\n")
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.parametrize("proto", ["--tcp", "--udp"])
+def test_open_loop_window_is_1024_per_connection(proto):
+    """BENCH_RATE_WINDOW: a server that answers nothing gets exactly 1024
+    requests, however many are due; each reply lets exactly one more out;
+    the ones held back count from their due time."""
+    srv = GateServer(proto == "--udp")
+    p = subprocess.Popen([need(CALC_BENCH, "CALC_BENCH"), "-q", "--json",
+                          proto, "-s", f"127.0.0.1:{srv.port}", "-e", "15*15",
+                          "-c", "1", "-R", "4000", "-n", "1100",
+                          "-t", "10000"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert srv.wait_count(1024) == 1024
+        time.sleep(0.3)  # all 1100 are due by 0.275 s: none more goes
+        assert srv.count() == 1024
+        srv.answer(1)
+        assert srv.wait_count(1025) == 1025
+        time.sleep(0.2)
+        assert srv.count() == 1025
+        while p.poll() is None:
+            srv.answer()
+            time.sleep(0.01)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        srv.close()
+    assert p.returncode == 0, err
+    j = json.loads(out)
+    assert srv.count() == j["sent"] == j["replies"] == j["ok"] == 1100
+    assert j["wrong"] == j["lost"] == j["late"] == 0
+    assert j["latency_us"]["max"] >= 500e3  # held from its due time

@@ -5,7 +5,9 @@ serves the others, so a cheap request is not held behind someone else's
 long pipelined batch.  These tests prove the interleaving by order, not by
 time: the cheap reply must come while the heavy batch is still being
 answered.  The latency figures are bench/server's (docs/BENCHMARKS.md)."""
+import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -191,3 +193,87 @@ def test_a_flood_past_the_pool_is_shed_not_the_others(calcd_factory):
     shed = int(re.search(r"stats udp: .*shed (\d+)", log).group(1))
     assert shed > 0
     assert log.count("udp flood") == 1, log
+
+
+def proc_state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def settled_log(srv):
+    """calcd is stopped: the number of lines it logged (once its pipe is
+    drained into srv.log)."""
+    n, t = -1, time.monotonic()
+    while True:
+        time.sleep(0.05)
+        if len(srv.log) == n:
+            return n
+        n = len(srv.log)
+        assert time.monotonic() - t < 10
+
+
+def test_new_senders_datagram_waits_one_turn_not_the_queue(calcd_factory):
+    """A datagram from a new sender on the flood's socket, while 12 TCP
+    connections pipeline heavy requests too: the socket's task would wait
+    for its place behind all of them (the flood keeps it heavy), so calcd
+    reads the socket as it becomes readable and gives a new sender's
+    datagram a turn before the heavy ones.  Proved by the order calcd
+    answered in (-v log), not by time: calcd is frozen (SIGSTOP), the
+    datagram sent, calcd resumed.  Between the last line logged before the
+    freeze and the probe's line come the heavy answers of at most one
+    turn (the one in progress, or the next if calcd had just looked for
+    events: one connection's) and at most 2 of the flood's datagrams (one
+    of its turn in progress, one of the probe's round), however many heavy
+    tasks are queued; before, the heavy answers of all 12 connections."""
+    FLOOD = 200  # within the pool (CALCD_UDP_POOL): none shed
+    srv = calcd_factory("-v")
+    conns = [srv.tcp() for _ in range(12)]
+    readers = [Reader(c, BATCH) for c in conns]
+    for r in readers:
+        r.start()
+    for c in conns:
+        c.sendall((HEAVY + b"\n") * BATCH)
+    flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    for i in range(FLOOD):
+        flood.sendto(HEAVY + b" #%d" % i, ("127.0.0.1", srv.port))
+    flood.settimeout(20)
+    first = flood.recv(100)  # every task has had a turn, and has work left: heavy
+    for r in readers:
+        assert r.first.wait(20)
+    pid = srv.proc.pid
+    before = []
+    for k in range(5):
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            while proc_state(pid) != "T":
+                time.sleep(0.001)
+            l0 = settled_log(srv)
+            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            probe.sendto(b"15*15 #%d" % k, ("127.0.0.1", srv.port))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        probe.settimeout(20)
+        assert probe.recv(100) == b"225 #%d" % k
+        probe.close()
+        want = '"15*15 #%d" -> "225 #%d"' % (k, k)
+        t = time.monotonic()
+        while not any(want in x for x in srv.log[l0:]):
+            assert time.monotonic() - t < 10
+            time.sleep(0.01)
+        lines = srv.log[l0:]
+        at = next(i for i, x in enumerate(lines) if want in x)
+        heavy = [x.split()[1:3] for x in lines[:at] if HEAVY.decode() in x]
+        before.append((len({peer for proto, peer in heavy if proto == "tcp"}),
+                       sum(proto == "udp" for proto, _ in heavy)))
+        # the attack was still on: heavy work was left after the probe
+        assert all(r.seen() < BATCH for r in readers), "attack over too soon"
+    # (connections whose heavy answers came first, the flood's datagrams)
+    assert all(tcp <= 1 and udp <= 2 for tcp, udp in before), before
+    for r in readers:
+        r.join(60)
+        assert r.data == (HEAVY_REPLY + b"\n") * BATCH
+    assert_all_replies(flood, [first] + arrived(flood), FLOOD)
+    flood.close()
+    for c in conns:
+        c.close()
