@@ -441,12 +441,14 @@ def test_reply_first_turns_the_guess_tcp(tshark, cap, capture, two):
 
 
 @PASSES
-def test_reply_first_turns_the_guess_udp(tshark, cap, capture, two):
-    cap.udp(SRV, CLI, b"42")             # the answer to what came before
-    cap.udp(CLI, SRV, b"5-1")
-    cap.udp(SRV, CLI, b"4")
-    cap.udp(CLI, SRV, b"7")
-    cap.udp(SRV, CLI, b"7")
+@pytest.mark.parametrize("port", [4001, 4000])      # 4000: equal ports
+def test_reply_first_turns_the_guess_udp(tshark, cap, capture, two, port):
+    srv = other(SRV, port)
+    cap.udp(srv, CLI, b"42")             # the answer to what came before
+    cap.udp(CLI, srv, b"5-1")
+    cap.udp(srv, CLI, b"4")
+    cap.udp(CLI, srv, b"7")
+    cap.udp(srv, CLI, b"7")
     names = ["calc.type", "calc.response_to", "calc.verified",
              "calc.mismatch", "calc.no_request", "_ws.col.Info"]
     tb = tshark.table(capture(cap), names, two_pass=two)
