@@ -630,7 +630,8 @@ def test_text_protocols_given_up_at_the_reply(tshark, cap, capture, two):
     cap.udp(S4, j, b'{"result":3}')
     cap.udp(j, S4, b'{"op":"sub","a":1,"b":2}')
     names = ["frame.protocols", "calc.type"] + CALC_WARN
-    tb = tshark.table(capture(cap), names, two_pass=two)
+    path = capture(cap)
+    tb = tshark.table(path, names, two_pass=two)
     # Only the first request of each is calc in one pass: it could be
     # garbage that calcd answers ERR.  It carries no Warning; the reply
     # shows it is not calc, and every frame after it is given up.  Two
@@ -650,6 +651,12 @@ def test_text_protocols_given_up_at_the_reply(tshark, cap, capture, two):
     assert [i + 1 for i, r in enumerate(tb)
             if r["frame.protocols"].endswith(":udp:data")] == (
         [13, 14, 15] if two else [14, 15])
+    # With calc disabled, as tshark without the plugin: data, OPSI waiting
+    # for the rest of a PDU on 4002 (TCP segments), ICQ refusing JSON.
+    tb = tshark.table(path, ["frame.protocols"], "--disable-protocol", "calc",
+                      two_pass=two)
+    assert [r["frame.protocols"].rsplit(":", 1)[-1] for r in tb[3:]] == (
+        ["data"] * 4 + ["tcp"] * 5 + ["data"] * 3)
 
 
 @PASSES
