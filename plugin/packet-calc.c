@@ -196,11 +196,36 @@ static bool calc_is_binary(const uint8_t *p, size_t n)
   return false;
 }
 
+/* Text protocols' request lines, "<METHOD> <target> <NAME>/<version>",
+ * and client greetings, whose bytes no calc client sends: the request
+ * shows at once that the conversation is not calc. */
+static const char *const calc_other_versions[] = {"HTTP/", "RTSP/", "SIP/"};
+static const char *const calc_other_greetings[] = {"SSH-1.", "SSH-2.0-"};
+
+static bool calc_is_other_request(const uint8_t *p, size_t line)
+{
+  for (size_t k = 0; k < G_N_ELEMENTS(calc_other_greetings); k++) {
+    size_t g = strlen(calc_other_greetings[k]);
+    if (line >= g && memcmp(p, calc_other_greetings[k], g) == 0) return true;
+  }
+  for (size_t i = 1; i < line; i++) {
+    if (p[i] != ' ') continue;
+    for (size_t k = 0; k < G_N_ELEMENTS(calc_other_versions); k++) {
+      size_t v = strlen(calc_other_versions[k]);
+      if (i + 1 + v <= line &&
+          memcmp(p + i + 1, calc_other_versions[k], v) == 0)
+        return true;
+    }
+  }
+  return false;
+}
+
 /* Whether the first message of a direction, n bytes at p (its first line
  * on TCP), shows that the conversation is another protocol: binary (a
- * first byte no calc peer sends, or more than half of the bytes), an HTTP
- * request or status line, or from the server something that is not a
- * calc reply.  Garbage requests stay calc: calcd answers them ERR. */
+ * first byte no calc peer sends, or more than half of the bytes), another
+ * text protocol's request line or greeting (calc_is_other_request), an
+ * HTTP status line, or from the server something that is not a calc
+ * reply.  Garbage requests stay calc: calcd answers them ERR. */
 static bool calc_is_other_protocol(const uint8_t *p, size_t n, bool to_server)
 {
   size_t bin = 0;
@@ -218,10 +243,7 @@ static bool calc_is_other_protocol(const uint8_t *p, size_t n, bool to_server)
     size_t m = calc_strip_eol((const char *)p, line);
     return m > 0 && calc_reply_parse((const char *)p, m, &ri) != 0;
   }
-  /* "<METHOD> <target> HTTP/1.x" */
-  for (size_t i = 0; i + 6 <= line; i++)
-    if (p[i] == ' ' && memcmp(p + i + 1, "HTTP/", 5) == 0) return i > 0;
-  return false;
+  return calc_is_other_request(p, line);
 }
 
 /* Not calc: the dissector that held the port before calc gets it, from

@@ -660,6 +660,27 @@ def test_text_protocols_given_up_at_the_reply(tshark, cap, capture, two):
 
 
 @PASSES
+def test_other_request_lines_given_up_at_once(tshark, cap, capture, two):
+    t = cap.tcp(C4, other(S4, 4001))                 # frames 1-5
+    t.send(b"OPTIONS rtsp://192.0.2.2/ RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+    t.send(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n", from_client=False)
+    t = cap.tcp(other(C4, 40001), S4)                # frames 6-9
+    t.send(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+    t.send(b"SSH-2.0-OpenSSH_9.2p1\r\n", from_client=False)
+    cap.udp(other(C4, 40002), S4,                    # frame 10
+            b"OPTIONS sip:calc@192.0.2.2 SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n")
+    tb = tshark.table(capture(cap), ["frame.protocols", "calc.type"],
+                      two_pass=two)
+    # A request no calc client sends: given up in its own frame, in one
+    # pass as in two; TCP's and UDP's dissectors then have it (data on
+    # these ports; SIP's UDP heuristic takes its request).
+    assert where(tb, "calc.type") == []
+    assert [tb[i]["frame.protocols"].rsplit(":", 1)[-1]
+            for i in (3, 4, 8, 9)] == ["data"] * 4
+    assert tb[10]["frame.protocols"].endswith(":udp:sip")
+
+
+@PASSES
 def test_garbage_answered_err_is_calc(tshark, cap, capture, two):
     t = cap.tcp(C4, S4)                              # frames 1-7
     t.send(b"HELLO server\r\n")
