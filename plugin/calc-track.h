@@ -131,6 +131,11 @@ typedef struct calc_conv {
   uint32_t srv_port;
   uint32_t first_frame;    /* the frame that created this state */
   uint8_t guess;           /* CALC_GUESS_*: how the server side was told */
+  uint8_t side;            /* CALC_SIDE_*: whether content may revise it */
+  uint8_t side_says;       /* CALC_SAYS_* of the message that settled it */
+  bool side_turned;        /* the guess was turned round at side_frame */
+  uint32_t side_frame;     /* the frame whose content settled the guess */
+  struct calc_side_book *side_log; /* messages filed under an open guess */
   uint8_t judged;          /* CALC_JUDGE_* */
   uint8_t seen_msg[2];     /* a message seen per direction (judging) */
   bool unsync;             /* a gap or cut: order pairing is uncertain */
@@ -158,11 +163,33 @@ typedef struct calc_conv {
 /* calc_conv.guess: how the server side was decided. */
 enum {
   CALC_GUESS_NONE = 0,     /* the SYN, or the only calc port */
-  CALC_GUESS_FIRST,        /* no SYN, both ports calc's: the first
-                              message's receiver */
-  CALC_GUESS_LOW           /* no SYN, no message direction to go by: the
-                              port TCP/UDP matched */
+  CALC_GUESS_FIRST         /* no SYN, both ports calc's (or equal, or a
+                              heuristic): the first message's receiver,
+                              until content shows otherwise */
 };
+
+/* calc_conv.side: a guess (CALC_GUESS_FIRST) is OPEN until a message's
+ * content shows which side serves (calc_side_says), then SETTLED: turned
+ * round if the content contradicted it, never revised again. */
+enum { CALC_SIDE_KNOWN = 0, CALC_SIDE_OPEN, CALC_SIDE_SETTLED };
+
+/* What a message's content says of its sender (calc_side_says). */
+enum {
+  CALC_SAYS_NOTHING = 0,   /* a number (a request and a reply alike),
+                              empty, cut */
+  CALC_SAYS_CLIENT,        /* not a calc reply: only a client sends it */
+  CALC_SAYS_SERVER,        /* a calc reply no client sends: ERR, inf, nan */
+  CALC_SAYS_COUNT          /* (settled by the log's limit: the guess stands) */
+};
+
+/* A message filed while the server side was an open guess: kept to be
+ * filed again the other way round if the guess turns (calc_side_turn). */
+typedef struct calc_side_msg {
+  uint32_t frame, key, n;
+  nstime_t ts;
+  bool to_server, udp, whole, cut, legacy;
+  const uint8_t *p;
+} calc_side_msg;
 
 /* What one parse of a request tells. */
 typedef struct calc_req_view {
@@ -199,12 +226,26 @@ int calc_track_proto(void);
 /* ---- calc-conv.c ---- */
 
 /* The conversation's state, created on first sight (see calc_conv_get);
- * heuristic: found by a heuristic dissector; the n bytes at p: the
- * message that makes it (a guess of the server side may look at them). */
-calc_conv *calc_conv_find(packet_info *pinfo, bool heuristic,
-                          const uint8_t *p, size_t n);
+ * heuristic: found by a heuristic dissector. */
+calc_conv *calc_conv_find(packet_info *pinfo, bool heuristic);
 bool calc_to_server(const calc_conv *cv, const packet_info *pinfo);
 void calc_conv_reset_cache(void);
+
+/* The server side from the content while it is a guess (first pass).
+ * calc_side_says: what the n bytes at p (one message, CR/LF removed) say
+ * of their sender.  calc_side_evidence: the message of this frame says
+ * so, which settles the guess, turned round (calc_conv.side_turned) if
+ * it was wrong.  calc_side_log: keep a message filed under the open
+ * guess (not verified then); past CALC_GUESS_MAX messages or
+ * CALC_GUESS_BYTES, the guess stands (settled).  Both return true when
+ * settling dropped the pairs made under the guess: the messages are then
+ * to be filed again (calc_side_logged, in order; then calc_side_drop),
+ * the other way round if turned. */
+int calc_side_says(const uint8_t *p, size_t n, bool cut);
+bool calc_side_evidence(calc_conv *cv, packet_info *pinfo, int says);
+bool calc_side_log(calc_conv *cv, const calc_side_msg *m);
+const calc_side_msg *calc_side_logged(const calc_conv *cv, uint32_t i);
+void calc_side_drop(calc_conv *cv);
 
 /* First pass, TCP: what this call's data is to the direction's stream:
  * CALC_POS_NEW (in order), CALC_POS_RESENT (seen before), or CALC_POS_GAP

@@ -20,6 +20,10 @@ PASSES = pytest.mark.parametrize("two", [False, True], ids=["1pass", "2pass"])
 BLAME = ["calc.mismatch", "calc.no_request", "calc.malformed_request",
          "calc.malformed_response", "calc.amplification",
          "calc.error_reply.unknown", "calc.retransmission"]
+# calc's expert infos of Warning severity.
+CALC_WARN = BLAME + ["calc.bad_request", "calc.too_long", "calc.tag_reused"]
+
+
 def tcp_info(info):
     """TCP's own Info of a segment reassembled later (4.0: "... [TCP segment
     of a reassembled PDU]", 4.4+: "... [TCP PDU reassembled in N]" in two
@@ -382,10 +386,180 @@ def test_client_on_a_calc_port(tshark, cap, capture, two):
     assert [[r[n] for n in names[:4]] for r in tb[3:]] == [
         ["1", "", "", ""], ["2", "4", "1", ""],
         ["1", "", "", "1"], ["2", "6", "1", ""]]
+    # An expression: only a client sends it, so the guess is no guess.
     assert tb[5]["_ws.expert.message"] == (
-        "Server side guessed: no SYN captured and both ports are calc's; "
-        "taken as this message's receiver (port 4001)")
+        "Server side from this message's content: no SYN captured and both "
+        "ports are calc's; this message is not a calc reply: only a client "
+        "sends it, so its receiver serves (port 4001)")
 
+
+# Both ports calc's, no SYN: a capture started mid-connection.
+CLI, SRV = ("192.0.2.1", 4000), ("192.0.2.2", 4001)
+GUESS_OPEN = ("Server side guessed: no SYN captured and both ports are "
+              "calc's; taken as this message's %s (port %d), until the "
+              "content shows which side serves")
+TURNED = ("Server side turned round by this message: it is not a calc "
+          "reply: only a client sends it, so its receiver serves (port 4001); "
+          "the messages before it were %s the other way round")
+
+
+def side_notes(tb):
+    return [[m for m in r["_ws.expert.message"].split("|")
+             if m.startswith("Server side")] for r in tb]
+
+
+@PASSES
+def test_reply_first_turns_the_guess_tcp(tshark, cap, capture, two):
+    t = cap.tcp(CLI, SRV, handshake=False)
+    t.send(b"2\n42\n", from_client=False)  # the rest of a line, 42 answers
+    t.send(b"0\n5-1\n")                     # what was not captured; 5-1
+    t.send(b"4\n", from_client=False)
+    t.send(b"7\n")
+    t.send(b"7\n", from_client=False)
+    names = ["calc.type", "calc.result", "calc.expression",
+             "calc.response_to", "calc.verified", "calc.unseen_request",
+             "_ws.col.Info", "_ws.expert.message"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    rows = [[r[n] for n in names[:7]] for r in tb]
+    # One pass shows 42 as the guess took it: a request to port 4000 (the
+    # first segment's receiver); from 5-1 on, each pass is the same.
+    assert rows[0] == (["2", "42", "", "", "", "1",
+                        "Rest of a line, Response 42"] if two else
+                       ["1", "", "42", "", "", "",
+                        "Rest of a line, Request 42"])
+    assert rows[1:] == [
+        ["1", "", "5-1", "", "", "", "Rest of a line, Request 5-1"],
+        ["2", "4", "", "2", "1", "", "Response 4 (5-1)"],
+        ["1", "", "7", "", "", "", "Request 7"],
+        ["2", "7", "", "4", "1", "", "Response 7 (7)"]]
+    notes = side_notes(tb)
+    assert notes[0] == [
+        "Server side guessed: no SYN captured and both ports are calc's; "
+        "this message's sender (port 4001), as the content of frame 2 shows "
+        "(first taken the other way round)"] if two else \
+        [GUESS_OPEN % ("receiver", 4000)]
+    assert notes[1] == [TURNED % ("first taken" if two else "shown")]
+    assert notes[2:] == [[], [], []]
+
+
+@PASSES
+@pytest.mark.parametrize("port", [4001, 4000])      # 4000: equal ports
+def test_reply_first_turns_the_guess_udp(tshark, cap, capture, two, port):
+    srv = other(SRV, port)
+    cap.udp(srv, CLI, b"42")             # the answer to what came before
+    cap.udp(CLI, srv, b"5-1")
+    cap.udp(srv, CLI, b"4")
+    cap.udp(CLI, srv, b"7")
+    cap.udp(srv, CLI, b"7")
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "calc.mismatch", "calc.no_request", "_ws.col.Info"]
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    assert [[r[n] for n in names] for r in tb] == [
+        # UDP's response without a request, as test_reply_without_request
+        ["2", "", "", "", "1", "Response 42"] if two else
+        ["1", "", "", "", "", "Request 42"],
+        ["1", "", "", "", "", "Request 5-1"],
+        ["2", "2", "1", "", "", "Response 4 (5-1)"],
+        ["1", "", "", "", "", "Request 7"],
+        ["2", "4", "1", "", "", "Response 7 (7)"]]
+
+
+@PASSES
+def test_error_reply_first_decides_the_side(tshark, cap, capture, two):
+    t = cap.tcp(CLI, SRV, handshake=False)
+    t.send(b"5\nERR zero-division: division by zero\n", from_client=False)
+    t.send(b"3\n2*3\n")
+    t.send(b"6\n", from_client=False)
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "calc.unseen_request", "_ws.expert.message"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    assert [[r[n] for n in names[:4]] for r in tb] == [
+        ["2", "", "", "1"], ["1", "", "", ""], ["2", "2", "1", ""]]
+    assert side_notes(tb) == [[
+        "Server side from this message's content: no SYN captured and both "
+        "ports are calc's; this message is a calc reply no client sends "
+        "(ERR, inf, nan), so its sender serves (port 4001)"], [], []]
+
+
+@PASSES
+def test_numbers_then_an_expression_confirm_the_guess(tshark, cap, capture,
+                                                      two):
+    t = cap.tcp(CLI, SRV, handshake=False)
+    t.send(b"9\n7\n")                   # request first: the guess is right
+    t.send(b"1\n7\n", from_client=False)
+    t.send(b"2*3\n")
+    t.send(b"6\n", from_client=False)
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "_ws.expert.message"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    # Under the open guess, 7 answering 7 is paired but not verified (the
+    # roles may be the other way round); settled, two passes verify it.
+    assert [[r[n] for n in names[:3]] for r in tb] == [
+        ["1", "", ""], ["2", "1", "1" if two else ""], ["1", "", ""],
+        ["2", "3", "1"]]
+    assert side_notes(tb) == [[
+        "Server side guessed: no SYN captured and both ports are calc's; "
+        "this message's receiver (port 4001), as the content of frame 3 "
+        "confirms"] if two else [GUESS_OPEN % ("receiver", 4001)], [], [], []]
+
+
+@PASSES
+@pytest.mark.parametrize("numbers", [16, 17])
+def test_guess_log_limit(tshark, cap, capture, two, numbers):
+    # CALC_GUESS_MAX (16) messages are kept while the side is a guess:
+    # with 16 before the evidence it still turns, with 17 it stands.
+    for i in range(numbers):
+        if i % 2 == 0:
+            cap.udp(SRV, CLI, b"%d" % (i // 2))
+        else:
+            cap.udp(CLI, SRV, b"%d" % (i // 2 + 1))
+    cap.udp(CLI, SRV, b"5-1")
+    cap.udp(SRV, CLI, b"4")
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "_ws.expert.message"]
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    types = [r["calc.type"] for r in tb]
+    if numbers == 16:
+        assert types[-2:] == ["1", "2"]
+        assert tb[-1]["calc.response_to"] == str(numbers + 1)
+        assert types[:numbers] == (["2", "1"] * 8 if two else ["1", "2"] * 8)
+        # two passes pair what one pass took the other way round, and
+        # verify it; one pass verifies nothing under the open guess
+        assert [r["calc.response_to"] for r in tb[:numbers]] == (
+            [""] + [x for j in range(2, 15, 2) for x in ("", str(j))] + [""]
+            if two else [x for j in range(1, 16, 2) for x in ("", str(j))])
+        assert [r["calc.verified"] for r in tb[:numbers]] == (
+            [""] + ["", "1"] * 7 + [""] if two else [""] * numbers)
+    else:
+        assert types == ["1", "2"] * 8 + ["1", "2", "1"]
+        assert side_notes(tb)[0] == [
+            "Server side guessed: no SYN captured and both ports are calc's; "
+            "taken as this message's receiver (port 4000): no message up to "
+            "frame 17 showed which side serves"] if two else \
+            [GUESS_OPEN % ("receiver", 4000)]
+
+
+
+@PASSES
+@pytest.mark.parametrize("second", [4096, 4097])
+def test_guess_log_bytes(tshark, cap, capture, two, second):
+    # CALC_GUESS_BYTES (8192) of messages are kept while the side is a
+    # guess: 4096 + 4096 bytes still turn, 4096 + 4097 stand.
+    cap.udp(SRV, CLI, b"1" * 4096)
+    cap.udp(CLI, SRV, b"2" * second)
+    cap.udp(CLI, SRV, b"5-1")
+    cap.udp(SRV, CLI, b"4")
+    tb = tshark.table(capture(cap), ["calc.type", "calc.response_to"],
+                      two_pass=two)
+    if second == 4096:
+        assert [r["calc.type"] for r in tb] == (
+            ["2", "1", "1", "2"] if two else ["1", "2", "1", "2"])
+        assert tb[3]["calc.response_to"] == "3"
+    else:
+        assert [r["calc.type"] for r in tb] == ["1", "2", "2", "1"]
 
 # ---- 8. other protocols on calc's ports -----------------------------------
 
@@ -421,6 +595,12 @@ def test_other_protocols_are_given_up(tshark, cap, capture, two):
     assert all(":calc" not in r[0] for r in rows[5:10])
     assert rows[8][0].endswith(":http") and rows[9][0].endswith(":http")
     assert rows[10][1] == ("" if two else "1")        # judged at the reply
+    # No Warning on it; "what?", answered ERR, is calc: refused (a
+    # Warning) once known, from the second pass on.
+    tb = tshark.table(path, CALC_WARN, two_pass=two)
+    for n in CALC_WARN:
+        assert where(tb, n) == ([15] if two and n == "calc.bad_request"
+                                else []), n
     assert rows[11][1] == ""
     assert [r[1] for r in rows[12:]] == ["1", "2", "1", "2"]
     assert tshark.fields(path, ["calc.type"], "-Y", "calc.mismatch || "
@@ -431,6 +611,112 @@ def test_other_protocols_are_given_up(tshark, cap, capture, two):
                          "calc", two_pass=two)
     assert "icq" in rows[0][0] and rows[4][0].endswith(":opsi")
 
+
+def warnings(row):
+    """Expert infos of Warning severity (or worse) on a frame."""
+    return [s for s in row["_ws.expert.severity"].split("|")
+            if s and int(s) >= 0x00600000]
+
+
+@PASSES
+def test_text_protocols_given_up_at_the_reply(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4)                              # frames 1-7
+    t.send(b"HELLO server\r\n")
+    t.send(b"220 welcome\r\n", from_client=False)
+    t.send(b"QUIT\r\n")
+    t.send(b"OK\r\n", from_client=False)
+    t = cap.tcp(other(C4, 40001), other(S4, 4002))   # frames 8-11
+    t.send(b"HELLO server\r\n")
+    t.send(b"OK\r\n", from_client=False)
+    j = other(C4, 40002)                             # frames 12-14
+    cap.udp(j, S4, b'{"op":"add","a":1,"b":2}')
+    cap.udp(S4, j, b'{"result":3}')
+    cap.udp(j, S4, b'{"op":"sub","a":1,"b":2}')
+    names = ["frame.protocols", "calc.type"] + CALC_WARN
+    path = capture(cap)
+    tb = tshark.table(path, names, two_pass=two)
+    # Only the first request of each is calc in one pass: it could be
+    # garbage that calcd answers ERR.  It carries no Warning; the reply
+    # shows it is not calc, and every frame after it is given up.  Two
+    # passes give up all of them (the judgement is the first pass's).
+    assert where(tb, "calc.type") == ([] if two else [4, 11, 13])
+    for n in CALC_WARN:
+        assert where(tb, n) == [], n
+    # Given up on TCP 4002, OPSI (the port's owner before calc) has it (in
+    # two passes it waits for more of a PDU: TCP segments); on TCP 4000,
+    # which had no owner, data; on UDP 4000, ICQ, which refuses JSON as it
+    # does without the plugin: data.
+    assert [i + 1 for i, r in enumerate(tb)
+            if r["frame.protocols"].endswith(":opsi")] == ([] if two else [12])
+    assert [i + 1 for i, r in enumerate(tb)
+            if r["frame.protocols"].endswith(":tcp:data")] == (
+        [4, 5, 6, 7] if two else [5, 6, 7])
+    assert [i + 1 for i, r in enumerate(tb)
+            if r["frame.protocols"].endswith(":udp:data")] == (
+        [13, 14, 15] if two else [14, 15])
+    # With calc disabled, as tshark without the plugin: data, OPSI waiting
+    # for the rest of a PDU on 4002 (TCP segments), ICQ refusing JSON.
+    tb = tshark.table(path, ["frame.protocols"], "--disable-protocol", "calc",
+                      two_pass=two)
+    assert [r["frame.protocols"].rsplit(":", 1)[-1] for r in tb[3:]] == (
+        ["data"] * 4 + ["tcp"] * 5 + ["data"] * 3)
+
+
+@PASSES
+def test_other_request_lines_given_up_at_once(tshark, cap, capture, two):
+    t = cap.tcp(C4, other(S4, 4001))                 # frames 1-5
+    t.send(b"OPTIONS rtsp://192.0.2.2/ RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+    t.send(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n", from_client=False)
+    t = cap.tcp(other(C4, 40001), S4)                # frames 6-9
+    t.send(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+    t.send(b"SSH-2.0-OpenSSH_9.2p1\r\n", from_client=False)
+    cap.udp(other(C4, 40002), S4,                    # frame 10
+            b"OPTIONS sip:calc@192.0.2.2 SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n")
+    tb = tshark.table(capture(cap), ["frame.protocols", "calc.type"],
+                      two_pass=two)
+    # A request no calc client sends: given up in its own frame, in one
+    # pass as in two; TCP's and UDP's dissectors then have it (data on
+    # these ports; SIP's UDP heuristic takes its request).
+    assert where(tb, "calc.type") == []
+    assert [tb[i]["frame.protocols"].rsplit(":", 1)[-1]
+            for i in (3, 4, 8, 9)] == ["data"] * 4
+    assert tb[10]["frame.protocols"].endswith(":udp:sip")
+
+
+@PASSES
+def test_garbage_answered_err_is_calc(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4)                              # frames 1-7
+    t.send(b"HELLO server\r\n")
+    t.send(b"ERR unsupported: name 'HELLO' at position 1\n",
+           from_client=False)
+    t.send(b"QUIT\r\n")
+    t.send(b"ERR unsupported: name 'QUIT' at position 1\n", from_client=False)
+    j = other(C4, 40002)                             # frames 8-9
+    cap.udp(j, S4, b'{"op":"add"}')
+    cap.udp(S4, j, b"ERR unsupported")
+    t = cap.tcp(other(C4, 40003), S4)                # legacy: 10-14
+    t.send(b"hello")
+    t.send(b"ERR unsupported: name 'hello' at position 1", from_client=False,
+           wait=0.02)
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "calc.bad_request", "calc.error.kind", "calc.framing",
+             "_ws.expert.severity"]
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    rows = [[r[n] for n in names[:6]] for r in tb if r["calc.type"]]
+    # The first request of each waits for its reply to be judged: no
+    # Warning in one pass; two passes know it is calc.
+    refused = "1" if two else ""
+    assert rows == [
+        ["1", "", "", refused, "", "2"],
+        ["2", "4", "1", "", "unsupported", "2"],
+        ["1", "", "", "1", "", "2"],
+        ["2", "6", "1", "", "unsupported", "2"],
+        ["1", "", "", refused, "", "1"],
+        ["2", "8", "1", "", "unsupported", "1"],
+        ["1", "", "", refused, "", "3"],
+        ["2", "13", "1", "", "unsupported", "3"]]
+    assert [len(warnings(r)) for r in tb if r["calc.type"] == "1"] == (
+        [1, 1, 1, 1] if two else [0, 1, 0, 0])
 
 # ---- 9. the legacy request in two pieces ----------------------------------
 
