@@ -16,6 +16,18 @@
  * tag or its answer, and a UDP request for the one it repeats.  Bounds
  * the work per message when replies never come. */
 #define CALC_SCAN_MAX 256
+/* UDP: requests older than a response's request that keep waiting (their
+ * responses may come later, reordered); those before them are taken as
+ * unanswered, so that lost responses do not fill the scan. */
+#define CALC_REORDER_MAX 32
+
+/* Tagged responses with no waiting request kept per conversation for a
+ * request that may come after them in capture order (UDP reordered
+ * between the capture point and the client, timestamps from two
+ * interfaces), and for how long after the response such a request still
+ * pairs with it. */
+#define CALC_EARLY_MAX 8
+#define CALC_EARLY_NS 1000000000 /* 1 s */
 
 /* This file's own evaluation context (the legacy "unfinished" test). */
 static calc_ctx *calc_pair_ctx;
@@ -229,6 +241,80 @@ static bool calc_holes_pass(calc_conv *cv)
   return any;
 }
 
+/* Bytes of t's response on a TCP line (" #<tag>" and LF included) when
+ * the core's answer is known: what a server that answers right sends;
+ * the fewest it can be when verification is on but t's answer was not
+ * computed; 0 when nothing is known (verification off). */
+static uint64_t calc_txn_reply_wire(const calc_txn *t)
+{
+  if (calc_is_hole(t)) return 0; /* requests not shown: not known */
+  uint64_t n = (uint64_t)t->exp_len + 1;
+  if (!(t->flags & CALC_TXN_EXPECTED)) {
+    /* Verified, but not this one (out of budget, cut): at least a byte
+     * and LF; verification off: not known. */
+    if (!(t->flags & (CALC_TXN_BUDGET | CALC_TXN_CUT))) return 0;
+    n = 2;
+  }
+  if (t->flags & CALC_TXN_TAG) {
+    uint32_t tag = calc_txn_tag(t);
+    n += 2; /* " #" */
+    do n++; while (tag /= 10);
+  }
+  return n;
+}
+
+/* The queue holding the oldest waiting request (a TCP server answers in
+ * the order of requests, tagged or not); NULL when none waits. */
+static calc_queue *calc_oldest_queue(calc_conv *cv)
+{
+  calc_txn *u = calc_queue_at(&cv->untagged, 0);
+  calc_txn *g = calc_queue_at(&cv->tagged, 0);
+  if (!u || !g) return u ? &cv->untagged : g ? &cv->tagged : NULL;
+  return g->req_frame < u->req_frame ? &cv->tagged : &cv->untagged;
+}
+
+/* The oldest waiting request's response is in bytes the capture does not
+ * show: it waits no more, and says so (not "no response"). */
+static calc_txn *calc_retire_oldest(calc_conv *cv)
+{
+  calc_queue *q = calc_oldest_queue(cv);
+  if (!q) return NULL;
+  calc_txn *t = calc_queue_at(q, 0);
+  t->reply |= CALC_REPLY_SEEN_LOST;
+  calc_queue_take(q, 0, false);
+  return t;
+}
+
+void calc_track_lost_replies(calc_conv *cv, uint64_t lost, int start)
+{
+  if (start == CALC_LOST_HELD) {
+    /* TCP held the start of the oldest one's response: its end is lost
+     * (at most its whole length). */
+    calc_queue *q = calc_oldest_queue(cv);
+    uint64_t w = q ? calc_txn_reply_wire(calc_queue_at(q, 0)) : 0;
+    if (!w) return;
+    calc_retire_oldest(cv);
+    lost = lost > w ? lost - w : 0;
+  } else if (start == CALC_LOST_SHOWN) {
+    /* The rest of the response shown cut: at most its whole length. */
+    uint64_t w = cv->answered ? calc_txn_reply_wire(cv->answered) : 0;
+    if (!w) return;
+    lost = lost > w ? lost - w : 0;
+  }
+  /* Each waiting request's response, oldest first, while the lost bytes
+   * hold it whole; each is retired once, so the work is bounded by the
+   * requests.  An answer not known (verification off or out of budget, a
+   * cut request) stops it: its length is not known.  What is retired too
+   * few is found by the answers (calc_resync). */
+  for (;;) {
+    calc_queue *q = calc_oldest_queue(cv);
+    uint64_t w = q ? calc_txn_reply_wire(calc_queue_at(q, 0)) : 0;
+    if (!w || w > lost) return;
+    calc_retire_oldest(cv);
+    lost -= w;
+  }
+}
+
 /* ---- legacy requests (TCP without LF) ---- */
 
 /* Whether n bytes at p end unfinished, as calcd tells (lib's rule). */
@@ -322,6 +408,77 @@ static calc_rec calc_legacy_join(packet_info *pinfo, calc_conv *cv,
   return calc_rec_of_msg(m);
 }
 
+/* ---- responses before their requests ---- */
+
+typedef struct calc_early {
+  struct {
+    calc_msg *m;           /* the response's record; NULL: free */
+    uint8_t *bytes;        /* the response, for its verdict */
+    uint32_t n, frame, tag, hash;
+    int64_t ns;
+    bool whole;
+  } e[CALC_EARLY_MAX];
+  uint32_t next;           /* the slot to take next (the oldest) */
+} calc_early;
+
+static int64_t calc_pinfo_ns(const packet_info *pinfo)
+{
+  return (int64_t)pinfo->abs_ts.secs * 1000000000 + pinfo->abs_ts.nsecs;
+}
+
+/* Keep a tagged response no request waits for (m: its record). */
+static void calc_early_keep(packet_info *pinfo, calc_conv *cv, calc_msg *m,
+                            const calc_reply_info *ri, const uint8_t *p,
+                            size_t n, bool whole, uint32_t hash)
+{
+  if (!cv->early) cv->early = wmem_new0(calc_track_pool(), calc_early);
+  calc_early *k = cv->early;
+  uint32_t i = k->next++ % CALC_EARLY_MAX;
+  if (k->e[i].bytes) wmem_free(calc_track_pool(), k->e[i].bytes);
+  k->e[i].m = m;
+  k->e[i].bytes = (uint8_t *)wmem_memdup(calc_track_pool(), p, n);
+  k->e[i].n = (uint32_t)n;
+  k->e[i].frame = pinfo->num;
+  k->e[i].tag = ri->tag;
+  k->e[i].hash = hash;
+  k->e[i].ns = calc_pinfo_ns(pinfo);
+  k->e[i].whole = whole;
+  m->early = 1;
+}
+
+/* A new tagged request t: the response with its tag captured before it,
+ * if one came less than CALC_EARLY_NS before, answers it. */
+static bool calc_early_pair(packet_info *pinfo, calc_conv *cv, calc_txn *t,
+                            bool udp)
+{
+  calc_early *k = cv->early;
+  if (!k) return false;
+  int64_t now = calc_pinfo_ns(pinfo);
+  uint32_t tag = calc_txn_tag(t);
+  for (uint32_t j = 0; j < CALC_EARLY_MAX; j++) {
+    uint32_t i = (k->next + j) % CALC_EARLY_MAX; /* oldest first */
+    if (!k->e[i].m || k->e[i].tag != tag || now - k->e[i].ns < 0 ||
+        now - k->e[i].ns > CALC_EARLY_NS)
+      continue;
+    calc_reply_info ri;
+    calc_reply_parse((const char *)k->e[i].bytes, k->e[i].n, &ri);
+    calc_msg *m = k->e[i].m;
+    m->txn = t;
+    m->verdict = t->verdict = k->e[i].whole ? calc_verify_verdict(t, &ri)
+                                            : CALC_VERDICT_NONE;
+    m->unseen = 0;
+    t->rep_frame = k->e[i].frame;
+    t->nrep = 1;
+    t->reply |= CALC_REPLY_SEEN_EARLY;
+    if (udp) calc_txn_udp(t)[1] = k->e[i].hash;
+    cv->answered_tags[cv->answered_next++ % CALC_ANSWERED_TAGS] = t;
+    wmem_free(calc_track_pool(), k->e[i].bytes);
+    memset(&k->e[i], 0, sizeof k->e[i]);
+    return true;
+  }
+  return false;
+}
+
 /* ---- requests ---- */
 
 calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
@@ -385,6 +542,8 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
   t->nreq = 1;
   if (!expect) t->classes = (uint8_t)(v->parsed ? v->classes : 0);
   if (piece) t->classes |= CALC_TXN_TAG_OPEN;
+  if (tagged && !reused && calc_early_pair(pinfo, cv, t, udp))
+    return calc_rec_of_req(t); /* answered already */
   calc_queue_push(q, t);
   if (legacy && !cut) calc_legacy_open(pinfo, cv, t, p, n);
   return calc_rec_of_req(t);
@@ -423,6 +582,38 @@ static bool calc_resync(calc_conv *cv, const calc_reply_info *ri,
       }
   }
   return found == 1;
+}
+
+/* TCP, after bytes the capture does not show: calc_resync, and when the
+ * response is the answer of none of the CALC_SCAN_MAX oldest waiting
+ * requests while more wait, once more in the next CALC_SCAN_MAX untagged
+ * ones.  A TCP server answers in order: a response to a request past
+ * them means their responses came before it, in what was not captured
+ * (the lost bytes were fewer than their expected answers: shorter
+ * answers, refusals), so calc_track_response retires them as not
+ * captured.  When even those are not it and more than 2 * CALC_SCAN_MAX
+ * wait, the oldest CALC_SCAN_MAX are retired so: pairing is back in step
+ * after a response per CALC_SCAN_MAX requests behind.  A response looks
+ * at most 3 * CALC_SCAN_MAX requests. */
+static bool calc_resync_far(calc_conv *cv, const calc_reply_info *ri,
+                            calc_queue **qp, uint32_t *ip)
+{
+  if (calc_resync(cv, ri, qp, ip)) return true;
+  calc_queue *q = &cv->untagged;
+  if (q->len <= CALC_SCAN_MAX) return false;
+  uint32_t found = 0, at = 0;
+  for (uint32_t i = CALC_SCAN_MAX; i < q->len && i < 2 * CALC_SCAN_MAX; i++)
+    if (calc_verify_verdict(calc_queue_at(q, i), ri) == CALC_VERDICT_MATCH &&
+        found++ == 0)
+      at = i;
+  if (found == 1) {
+    *qp = q;
+    *ip = at;
+    return true;
+  }
+  if (q->len > 2 * CALC_SCAN_MAX)
+    for (uint32_t i = 0; i < CALC_SCAN_MAX; i++) calc_retire_oldest(cv);
+  return false;
 }
 
 /* Whether every waiting request (as far as a response looks) has its
@@ -478,10 +669,34 @@ static calc_rec calc_reply_join(calc_conv *cv, const uint8_t *p, size_t n,
   return calc_rec_of_msg(m);
 }
 
+/* A response cut by the capture: whose it may be is not told "no
+ * response".  TCP answers in order: the oldest waiting request's, which
+ * waits no more.  UDP: the oldest waiting one it may be the start of,
+ * which still waits (a whole response may come, retransmitted). */
+static void calc_cut_reply(calc_conv *cv, const uint8_t *p, size_t n,
+                           bool udp)
+{
+  if (!udp) {
+    calc_txn *t = calc_retire_oldest(cv);
+    if (t) cv->answered = t; /* the rest of its line: calc_track_lost_replies */
+    return;
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    calc_queue *c = pass ? &cv->tagged : &cv->untagged;
+    for (uint32_t i = 0; i < c->len && i < CALC_SCAN_MAX; i++) {
+      calc_txn *t = calc_queue_at(c, i);
+      if (calc_verify_may_start(t, (const char *)p, n)) {
+        t->reply |= CALC_REPLY_SEEN_LOST;
+        return;
+      }
+    }
+  }
+}
+
 calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
                              const calc_reply_info *ri, const uint8_t *p,
                              size_t n, bool udp, bool whole, bool cut,
-                             bool legacy)
+                             bool legacy, bool piece)
 {
   uint32_t hash = udp ? calc_hash32(p, n) : 0;
   calc_queue *q = NULL;
@@ -491,12 +706,13 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
   /* older: the requests before t will not be answered any more */
   /* partial: a TCP line cut at the segment's end (no reassembly): its tag,
    * if any, is in the rest, so it is no untagged response. */
-  bool partial = !whole && !cut && !udp;
+  bool partial = piece && !cut && !udp;
 
   /* A reply cut by the capture is matched by nothing: its tag, if any,
    * may be what was cut.  What follows may be out of step. */
   if (cut) {
     cv->unsync = true;
+    calc_cut_reply(cv, p, n, udp);
     calc_msg *m = calc_rec_new(NULL, 0);
     m->cut = 1;
     return calc_rec_of_msg(m);
@@ -576,7 +792,8 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
           }
         }
       }
-    } else if (!dup && unsure && !partial && calc_resync(cv, ri, &q, &at)) {
+    } else if (!dup && unsure && !partial &&
+               calc_resync_far(cv, ri, &q, &at)) {
       t = calc_queue_at(q, at);
       cv->unsync = false;
     } else if (!dup && unsure && !partial && calc_order_checkable(cv)) {
@@ -600,6 +817,16 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
         dup = true;             /* the network duplicated the answer */
       else
         t = calc_queue_at(q, 0); /* in order (a wrong answer is flagged) */
+      if (udp && t && (t->reply & CALC_REPLY_SEEN_SKIPPED) &&
+          calc_verify_verdict(t, ri) == CALC_VERDICT_MISMATCH) {
+        /* A newer request was answered before it: its own response may
+         * still come, reordered, and this one is not its answer: it
+         * answers a request the capture does not show, or one too late
+         * to be waited for (CALC_REORDER_MAX). */
+        calc_msg *m = calc_rec_new(NULL, 0);
+        m->unseen = 1;
+        return calc_rec_of_msg(m);
+      }
       uncertain = t && (unsure || passed || cut ||
                         (t->flags & CALC_TXN_CUT));
     }
@@ -607,6 +834,23 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
     older = t && q == &cv->untagged; /* answered in order */
   }
 
+  if (t && older && at > 0 && udp) {
+    /* Datagrams may be reordered: the requests before t still wait for
+     * their responses, up to CALC_REORDER_MAX of them (older ones are
+     * taken as unanswered, so that they do not fill the scan). */
+    uint32_t drop = at > CALC_REORDER_MAX ? at - CALC_REORDER_MAX : 0;
+    for (uint32_t i = drop; i < at; i++)
+      calc_queue_at(q, i)->reply |= CALC_REPLY_SEEN_SKIPPED;
+    q->head += drop;
+    q->len -= drop;
+    at -= drop;
+    older = false;
+  } else if (t && older && at > 0) {
+    /* TCP answers in order: those before t were answered in what the
+     * capture does not show (a resync follows a gap or a cut). */
+    for (uint32_t i = 0; i < at; i++)
+      calc_queue_at(q, i)->reply |= CALC_REPLY_SEEN_LOST;
+  }
   if (t) {
     calc_queue_take(q, at, older);
     t->rep_frame = pinfo->num;
@@ -644,6 +888,8 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
     calc_msg *m = calc_rec_new(NULL, 0);
     m->unseen = cv->unsync || cut || calc_hole_waits(cv);
     m->cut = cut;
+    if (ri->has_tag && !cut) /* its request may come after it */
+      calc_early_keep(pinfo, cv, m, ri, p, n, whole, hash);
     return calc_rec_of_msg(m);
   }
   if (last->nrep < G_MAXUINT8) last->nrep++;
