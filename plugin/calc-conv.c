@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * calc-conv.c: conversations (calc-track.h): the state of each one, which
- * side is the server, and what TCP showed of each direction (gaps,
- * retransmitted data, a start mid-connection, a 4-tuple reused).
+ * side is the server (and, where that is a guess, what the content says
+ * of it), and what TCP showed of each direction (gaps, retransmitted
+ * data, a start mid-connection, a 4-tuple reused).
  */
 #include <string.h>
 
@@ -33,21 +34,12 @@ static bool calc_port_is_ours(const packet_info *pinfo, uint32_t port)
   return h && dissector_handle_get_protocol_index(h) == calc_track_proto();
 }
 
-/* Whether the n bytes at p start as a calc server's words: an ERR line
- * (calcd greets a connection past its limit with ERR busy). */
-static bool calc_starts_as_reply(const uint8_t *p, size_t n)
-{
-  calc_reply_info ri;
-  calc_reply_parse((const char *)p, n, &ri);
-  return ri.is_error != 0;
-}
-
 /* The conversation's state; on first sight, decide which side serves:
  * TCP's SYN when it was captured; else the only side whose port is
  * calc's; else (both, heuristics, equal ports) the receiver of this
- * first message, a guess (calc_conv.guess). */
-static calc_conv *calc_conv_get(packet_info *pinfo, bool heuristic,
-                                const uint8_t *p, size_t n)
+ * first message, a guess (calc_conv.guess) that the content of the
+ * messages may still turn round (calc_side_evidence). */
+static calc_conv *calc_conv_get(packet_info *pinfo, bool heuristic)
 {
   conversation_t *conv = find_or_create_conversation(pinfo);
   calc_conv *cv =
@@ -74,8 +66,8 @@ static calc_conv *calc_conv_get(packet_info *pinfo, bool heuristic,
     }
   }
   if (!known) {
-    srv_is_src = calc_starts_as_reply(p, n);
     cv->guess = CALC_GUESS_FIRST;
+    cv->side = CALC_SIDE_OPEN;
   }
   copy_address_wmem(calc_track_pool(), &cv->srv_addr,
                     srv_is_src ? &pinfo->src : &pinfo->dst);
@@ -111,14 +103,13 @@ void calc_conv_reset_cache(void)
   memset(calc_conv_cache, 0, sizeof calc_conv_cache);
 }
 
-calc_conv *calc_conv_find(packet_info *pinfo, bool heuristic,
-                          const uint8_t *p, size_t n)
+calc_conv *calc_conv_find(packet_info *pinfo, bool heuristic)
 {
   const address *s = &pinfo->src, *d = &pinfo->dst;
   if (PINFO_FD_VISITED(pinfo) || pinfo->ptype != PT_UDP ||
       s->type != d->type || s->len != d->len ||
       (s->type != AT_IPv4 && s->type != AT_IPv6) || s->len > 16)
-    return calc_conv_get(pinfo, heuristic, p, n);
+    return calc_conv_get(pinfo, heuristic);
 
   const uint8_t *sa = (const uint8_t *)s->data, *da = (const uint8_t *)d->data;
   uint32_t h = (pinfo->srcport ^ pinfo->destport) * 2654435761u;
@@ -130,7 +121,7 @@ calc_conv *calc_conv_find(packet_info *pinfo, bool heuristic,
       (calc_slot_is(c, fwd, s, d) || calc_slot_is(c, rev, d, s)))
     return c->cv;
 
-  c->cv = calc_conv_get(pinfo, heuristic, p, n);
+  c->cv = calc_conv_get(pinfo, heuristic);
   c->ports = fwd;
   c->alen = (uint8_t)s->len;
   memcpy(c->src, sa, s->len);
@@ -144,6 +135,121 @@ bool calc_to_server(const calc_conv *cv, const packet_info *pinfo)
          addresses_equal(&pinfo->dst, &cv->srv_addr);
 }
 
+/* ---- the server side from the content ---- */
+
+/* Messages, and their bytes, kept while the server side is an open
+ * guess; past either, the guess stands.  Only conversations without a
+ * SYN between two calc ports (or found by a heuristic) keep any. */
+#define CALC_GUESS_MAX 16
+#define CALC_GUESS_BYTES 8192
+
+typedef struct calc_side_book {
+  uint32_t n, bytes;
+  calc_side_msg m[CALC_GUESS_MAX];
+} calc_side_book;
+
+int calc_side_says(const uint8_t *p, size_t n, bool cut)
+{
+  if (n == 0) return CALC_SAYS_NOTHING;
+  calc_reply_info ri;
+  int rc = calc_reply_parse((const char *)p, n, &ri);
+  if (cut) /* a prefix: an ERR line's start still says who sends it */
+    return n >= 4 && memcmp(p, "ERR ", 4) == 0 ? CALC_SAYS_SERVER
+                                               : CALC_SAYS_NOTHING;
+  if (ri.is_error) return CALC_SAYS_SERVER;
+  if (rc != 0 || !ri.strict) return CALC_SAYS_CLIENT; /* 5-1, (3), HELLO */
+  /* inf, -inf, nan: float results no expression is (names) */
+  const char *b = ri.body;
+  size_t bl = ri.body_len;
+  if (bl && b[0] == '-') b++, bl--;
+  if ((bl == 3 && memcmp(b, "inf", 3) == 0) ||
+      (bl == 3 && memcmp(b, "nan", 3) == 0))
+    return CALC_SAYS_SERVER;
+  return CALC_SAYS_NOTHING; /* a number: a request or a reply */
+}
+
+/* Swap two values of a type. */
+#define CALC_SWAP(T, a, b) do { T t_ = (a); (a) = (b); (b) = t_; } while (0)
+
+/* What was paired under the guess is dropped: the caller files it again
+ * (calc_side_logged), as the side is now settled. */
+static void calc_side_unpair(calc_conv *cv)
+{
+  cv->untagged.len = cv->tagged.len = 0;
+  cv->untagged.head = cv->tagged.head = 0;
+  cv->answered = NULL;
+  memset(cv->answered_tags, 0, sizeof cv->answered_tags);
+  cv->legacy = cv->legacy_rep = NULL;
+}
+
+/* The guess was wrong: the other side serves.  What each direction
+ * showed goes with it. */
+static void calc_side_turn(calc_conv *cv, packet_info *pinfo)
+{
+  bool dst_was = calc_to_server(cv, pinfo);
+  copy_address_wmem(calc_track_pool(), &cv->srv_addr,
+                    dst_was ? &pinfo->src : &pinfo->dst);
+  cv->srv_port = dst_was ? pinfo->srcport : pinfo->destport;
+  CALC_SWAP(calc_tcp_dir, cv->tcp[0], cv->tcp[1]);
+  CALC_SWAP(uint8_t, cv->seen_msg[0], cv->seen_msg[1]);
+  cv->side_turned = true;
+}
+
+/* Settled (says: why): what was filed under the guess is to be filed
+ * again, with verdicts, and turned round if it was wrong. */
+static bool calc_side_settle(calc_conv *cv, uint32_t frame, int says)
+{
+  cv->side = CALC_SIDE_SETTLED;
+  cv->side_says = (uint8_t)says;
+  cv->side_frame = frame;
+  if (!cv->side_log || !cv->side_log->n) {
+    calc_side_drop(cv);
+    return false;
+  }
+  calc_side_unpair(cv);
+  return true;
+}
+
+bool calc_side_evidence(calc_conv *cv, packet_info *pinfo, int says)
+{
+  if (cv->side != CALC_SIDE_OPEN || says == CALC_SAYS_NOTHING ||
+      PINFO_FD_VISITED(pinfo))
+    return false;
+  bool from_client = calc_to_server(cv, pinfo);
+  if ((says == CALC_SAYS_SERVER) == from_client) calc_side_turn(cv, pinfo);
+  return calc_side_settle(cv, pinfo->num, says);
+}
+
+bool calc_side_log(calc_conv *cv, const calc_side_msg *m)
+{
+  if (cv->side != CALC_SIDE_OPEN) return false;
+  calc_side_book *l = cv->side_log;
+  if (!l) l = cv->side_log = wmem_new0(calc_track_pool(), calc_side_book);
+  if (l->n == CALC_GUESS_MAX || m->n > CALC_GUESS_BYTES - l->bytes)
+    return calc_side_settle(cv, m->frame, CALC_SAYS_COUNT); /* it stands */
+  calc_side_msg *c = &l->m[l->n++];
+  *c = *m;
+  c->p = m->n ? (const uint8_t *)wmem_memdup(calc_track_pool(), m->p, m->n)
+              : NULL;
+  l->bytes += m->n;
+  return false;
+}
+
+const calc_side_msg *calc_side_logged(const calc_conv *cv, uint32_t i)
+{
+  return cv->side_log && i < cv->side_log->n ? &cv->side_log->m[i] : NULL;
+}
+
+void calc_side_drop(calc_conv *cv)
+{
+  if (!cv->side_log) return;
+  for (uint32_t i = 0; i < cv->side_log->n; i++)
+    if (cv->side_log->m[i].p)
+      wmem_free(calc_track_pool(), (void *)cv->side_log->m[i].p);
+  wmem_free(calc_track_pool(), cv->side_log);
+  cv->side_log = NULL;
+}
+
 /* A new connection on the conversation's 4-tuple: what the old one left
  * waiting is not answered on this one, and each direction starts afresh
  * at a line's start (what came before it on this connection, if
@@ -154,6 +260,7 @@ static void calc_conv_restart(calc_conv *cv)
   cv->answered = NULL;
   memset(cv->answered_tags, 0, sizeof cv->answered_tags);
   cv->legacy = cv->legacy_rep = NULL;
+  cv->early = NULL;        /* the old connection's responses (pool-freed) */
   memset(cv->tcp, 0, sizeof cv->tcp);
   for (int d = 0; d < 2; d++) cv->tcp[d].boundary = true;
   cv->unsync = true;
@@ -165,14 +272,19 @@ static void calc_conv_restart(calc_conv *cv)
  * (the first byte is 1) or absolute (ISN + 1).  Without TCP's analysis,
  * nothing contradicts it. */
 static bool calc_tcp_first_after_syn(packet_info *pinfo,
-                                     const struct tcpinfo *ti)
+                                     const struct tcpinfo *ti,
+                                     uint32_t *before)
 {
   conversation_t *conv = find_conversation_pinfo(pinfo, 0);
   struct tcp_analysis *tcpd =
       conv ? get_tcp_conversation_data(conv, pinfo) : NULL;
+  *before = 0;
   if (!tcpd || !tcpd->fwd || !(tcpd->fwd->static_flags & CALC_TCP_BASE_SET))
     return true;
-  return ti->seq == 1 || ti->seq == tcpd->fwd->base_seq + 1;
+  /* The bytes sent before it: the nearer of the two readings. */
+  uint32_t rel = ti->seq - 1, abs = ti->seq - tcpd->fwd->base_seq - 1;
+  *before = MIN(rel, abs);
+  return *before == 0;
 }
 
 int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
@@ -185,10 +297,13 @@ int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
   if (!d->seen) {
     d->seen = true;
     d->next = ti->nxtseq;
-    if (d->boundary && calc_tcp_first_after_syn(pinfo, ti))
+    uint32_t before;
+    if (d->boundary && calc_tcp_first_after_syn(pinfo, ti, &before))
       return CALC_POS_NEW;               /* right after the SYN */
     if (d->boundary) {                   /* its first data not captured */
       cv->unsync = true;
+      if (dir == 1 && before <= CALC_SEQ_WINDOW)
+        calc_track_lost_replies(cv, before, CALC_LOST_LINE);
       return CALC_POS_GAP;               /* no line lost: it starts one */
     }
     d->lost = true;                      /* a start mid-connection */
@@ -208,6 +323,11 @@ int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
     d->next = ti->nxtseq;
     d->lost = !d->boundary;  /* a gap after a line's end loses no line */
     cv->unsync = true;
+    if (dir == 1) /* the lost bytes hold the oldest requests' responses */
+      calc_track_lost_replies(cv, (uint32_t)ahead,
+                              d->boundary ? CALC_LOST_LINE
+                              : d->midline ? CALC_LOST_SHOWN
+                                           : CALC_LOST_HELD);
     return CALC_POS_GAP;
   }
   if (ahead < 0 && (int32_t)(ti->nxtseq - d->next) <= 0 &&
@@ -215,4 +335,23 @@ int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
     return CALC_POS_RESENT;
   if ((int32_t)(ti->nxtseq - d->next) > 0) d->next = ti->nxtseq;
   return CALC_POS_NEW;
+}
+
+bool calc_conv_tcp_acked_unseen(calc_conv *cv, int dir, packet_info *pinfo,
+                                const struct tcpinfo *ti)
+{
+  calc_tcp_dir *o = &cv->tcp[1 - dir];
+  if (!ti || !(ti->flags & TH_ACK) || !o->seen) return false;
+  uint32_t known = o->next;
+  if (o->unseen && (int32_t)(o->unseen_to - known) > 0) known = o->unseen_to;
+  int32_t ahead = (int32_t)(ti->lastackseq - known);
+  if (ahead <= 0 || (uint32_t)ahead > CALC_SEQ_WINDOW) return false;
+  /* The peer's FIN takes one sequence number and no byte. */
+  conversation_t *conv = find_conversation_pinfo(pinfo, 0);
+  struct tcp_analysis *tcpd =
+      conv ? get_tcp_conversation_data(conv, pinfo) : NULL;
+  if (ahead == 1 && (!tcpd || (tcpd->rev && tcpd->rev->fin))) return false;
+  o->unseen = true;
+  o->unseen_to = ti->lastackseq;
+  return true;
 }

@@ -16,6 +16,18 @@
  * tag or its answer, and a UDP request for the one it repeats.  Bounds
  * the work per message when replies never come. */
 #define CALC_SCAN_MAX 256
+/* UDP: requests older than a response's request that keep waiting (their
+ * responses may come later, reordered); those before them are taken as
+ * unanswered, so that lost responses do not fill the scan. */
+#define CALC_REORDER_MAX 32
+
+/* Tagged responses with no waiting request kept per conversation for a
+ * request that may come after them in capture order (UDP reordered
+ * between the capture point and the client, timestamps from two
+ * interfaces), and for how long after the response such a request still
+ * pairs with it. */
+#define CALC_EARLY_MAX 8
+#define CALC_EARLY_NS 1000000000 /* 1 s */
 
 /* This file's own evaluation context (the legacy "unfinished" test). */
 static calc_ctx *calc_pair_ctx;
@@ -182,6 +194,127 @@ static void calc_queue_take(calc_queue *q, uint32_t i, bool older)
   if (q->len == 0) q->head = 0;
 }
 
+/* ---- holes: requests the capture does not show ---- */
+
+static bool calc_is_hole(const calc_txn *t)
+{
+  return t->nreq == 0;
+}
+
+void calc_track_hole(packet_info *pinfo, calc_conv *cv)
+{
+  calc_queue *q = &cv->untagged;
+  if (q->len && calc_is_hole(calc_queue_at(q, q->len - 1))) return;
+  calc_txn *t = (calc_txn *)calc_rec_alloc(sizeof *t);
+  t->flags = CALC_TXN_CUT;
+  t->req_frame = pinfo->num;
+  calc_queue_push(q, t);
+}
+
+/* Whether a hole waits among the first unanswered untagged requests
+ * (hidden requests may be tagged too). */
+static bool calc_hole_waits(const calc_conv *cv)
+{
+  for (uint32_t i = 0; i < cv->untagged.len && i < CALC_SCAN_MAX; i++)
+    if (calc_is_hole(calc_queue_at(&cv->untagged, i))) return true;
+  return false;
+}
+
+/* Whether holes are all that waits (no request the capture shows). */
+static bool calc_holes_only(const calc_conv *cv)
+{
+  if (cv->tagged.len || !cv->untagged.len) return false;
+  for (uint32_t i = 0; i < cv->untagged.len && i < CALC_SCAN_MAX; i++)
+    if (!calc_is_hole(calc_queue_at(&cv->untagged, i))) return false;
+  return true;
+}
+
+/* Remove the holes at the head of the untagged queue (a response paired
+ * by order past them: uncertain); true if any. */
+static bool calc_holes_pass(calc_conv *cv)
+{
+  bool any = false;
+  while (cv->untagged.len && calc_is_hole(calc_queue_at(&cv->untagged, 0))) {
+    calc_queue_take(&cv->untagged, 0, false);
+    any = true;
+  }
+  return any;
+}
+
+/* Bytes of t's response on a TCP line (" #<tag>" and LF included) when
+ * the core's answer is known: what a server that answers right sends;
+ * the fewest it can be when verification is on but t's answer was not
+ * computed; 0 when nothing is known (verification off). */
+static uint64_t calc_txn_reply_wire(const calc_txn *t)
+{
+  if (calc_is_hole(t)) return 0; /* requests not shown: not known */
+  uint64_t n = (uint64_t)t->exp_len + 1;
+  if (!(t->flags & CALC_TXN_EXPECTED)) {
+    /* Verified, but not this one (out of budget, cut): at least a byte
+     * and LF; verification off: not known. */
+    if (!(t->flags & (CALC_TXN_BUDGET | CALC_TXN_CUT))) return 0;
+    n = 2;
+  }
+  if (t->flags & CALC_TXN_TAG) {
+    uint32_t tag = calc_txn_tag(t);
+    n += 2; /* " #" */
+    do n++; while (tag /= 10);
+  }
+  return n;
+}
+
+/* The queue holding the oldest waiting request (a TCP server answers in
+ * the order of requests, tagged or not); NULL when none waits. */
+static calc_queue *calc_oldest_queue(calc_conv *cv)
+{
+  calc_txn *u = calc_queue_at(&cv->untagged, 0);
+  calc_txn *g = calc_queue_at(&cv->tagged, 0);
+  if (!u || !g) return u ? &cv->untagged : g ? &cv->tagged : NULL;
+  return g->req_frame < u->req_frame ? &cv->tagged : &cv->untagged;
+}
+
+/* The oldest waiting request's response is in bytes the capture does not
+ * show: it waits no more, and says so (not "no response"). */
+static calc_txn *calc_retire_oldest(calc_conv *cv)
+{
+  calc_queue *q = calc_oldest_queue(cv);
+  if (!q) return NULL;
+  calc_txn *t = calc_queue_at(q, 0);
+  t->reply |= CALC_REPLY_SEEN_LOST;
+  calc_queue_take(q, 0, false);
+  return t;
+}
+
+void calc_track_lost_replies(calc_conv *cv, uint64_t lost, int start)
+{
+  if (start == CALC_LOST_HELD) {
+    /* TCP held the start of the oldest one's response: its end is lost
+     * (at most its whole length). */
+    calc_queue *q = calc_oldest_queue(cv);
+    uint64_t w = q ? calc_txn_reply_wire(calc_queue_at(q, 0)) : 0;
+    if (!w) return;
+    calc_retire_oldest(cv);
+    lost = lost > w ? lost - w : 0;
+  } else if (start == CALC_LOST_SHOWN) {
+    /* The rest of the response shown cut: at most its whole length. */
+    uint64_t w = cv->answered ? calc_txn_reply_wire(cv->answered) : 0;
+    if (!w) return;
+    lost = lost > w ? lost - w : 0;
+  }
+  /* Each waiting request's response, oldest first, while the lost bytes
+   * hold it whole; each is retired once, so the work is bounded by the
+   * requests.  An answer not known (verification off or out of budget, a
+   * cut request) stops it: its length is not known.  What is retired too
+   * few is found by the answers (calc_resync). */
+  for (;;) {
+    calc_queue *q = calc_oldest_queue(cv);
+    uint64_t w = q ? calc_txn_reply_wire(calc_queue_at(q, 0)) : 0;
+    if (!w || w > lost) return;
+    calc_retire_oldest(cv);
+    lost -= w;
+  }
+}
+
 /* ---- legacy requests (TCP without LF) ---- */
 
 /* Whether n bytes at p end unfinished, as calcd tells (lib's rule). */
@@ -275,18 +408,89 @@ static calc_rec calc_legacy_join(packet_info *pinfo, calc_conv *cv,
   return calc_rec_of_msg(m);
 }
 
+/* ---- responses before their requests ---- */
+
+typedef struct calc_early {
+  struct {
+    calc_msg *m;           /* the response's record; NULL: free */
+    uint8_t *bytes;        /* the response, for its verdict */
+    uint32_t n, frame, tag, hash;
+    int64_t ns;
+    bool whole;
+  } e[CALC_EARLY_MAX];
+  uint32_t next;           /* the slot to take next (the oldest) */
+} calc_early;
+
+static int64_t calc_pinfo_ns(const packet_info *pinfo)
+{
+  return (int64_t)pinfo->abs_ts.secs * 1000000000 + pinfo->abs_ts.nsecs;
+}
+
+/* Keep a tagged response no request waits for (m: its record). */
+static void calc_early_keep(packet_info *pinfo, calc_conv *cv, calc_msg *m,
+                            const calc_reply_info *ri, const uint8_t *p,
+                            size_t n, bool whole, uint32_t hash)
+{
+  if (!cv->early) cv->early = wmem_new0(calc_track_pool(), calc_early);
+  calc_early *k = cv->early;
+  uint32_t i = k->next++ % CALC_EARLY_MAX;
+  if (k->e[i].bytes) wmem_free(calc_track_pool(), k->e[i].bytes);
+  k->e[i].m = m;
+  k->e[i].bytes = (uint8_t *)wmem_memdup(calc_track_pool(), p, n);
+  k->e[i].n = (uint32_t)n;
+  k->e[i].frame = pinfo->num;
+  k->e[i].tag = ri->tag;
+  k->e[i].hash = hash;
+  k->e[i].ns = calc_pinfo_ns(pinfo);
+  k->e[i].whole = whole;
+  m->early = 1;
+}
+
+/* A new tagged request t: the response with its tag captured before it,
+ * if one came less than CALC_EARLY_NS before, answers it. */
+static bool calc_early_pair(packet_info *pinfo, calc_conv *cv, calc_txn *t,
+                            bool udp)
+{
+  calc_early *k = cv->early;
+  if (!k) return false;
+  int64_t now = calc_pinfo_ns(pinfo);
+  uint32_t tag = calc_txn_tag(t);
+  for (uint32_t j = 0; j < CALC_EARLY_MAX; j++) {
+    uint32_t i = (k->next + j) % CALC_EARLY_MAX; /* oldest first */
+    if (!k->e[i].m || k->e[i].tag != tag || now - k->e[i].ns < 0 ||
+        now - k->e[i].ns > CALC_EARLY_NS)
+      continue;
+    calc_reply_info ri;
+    calc_reply_parse((const char *)k->e[i].bytes, k->e[i].n, &ri);
+    calc_msg *m = k->e[i].m;
+    m->txn = t;
+    m->verdict = t->verdict = k->e[i].whole ? calc_verify_verdict(t, &ri)
+                                            : CALC_VERDICT_NONE;
+    m->unseen = 0;
+    t->rep_frame = k->e[i].frame;
+    t->nrep = 1;
+    t->reply |= CALC_REPLY_SEEN_EARLY;
+    if (udp) calc_txn_udp(t)[1] = k->e[i].hash;
+    cv->answered_tags[cv->answered_next++ % CALC_ANSWERED_TAGS] = t;
+    wmem_free(calc_track_pool(), k->e[i].bytes);
+    memset(&k->e[i], 0, sizeof k->e[i]);
+    return true;
+  }
+  return false;
+}
+
 /* ---- requests ---- */
 
 calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
                             const calc_req_view *v, const uint8_t *p,
                             size_t n, bool udp, bool legacy, bool verify,
-                            bool cut)
+                            bool cut, bool piece)
 {
   if (legacy && !cut && calc_legacy_joins(cv, pinfo))
     return calc_legacy_join(pinfo, cv, p, n, verify);
   if (v->empty && !cut) /* not answered: not a transaction */
     return calc_rec_of_msg(calc_rec_new(NULL, 0));
-  bool tagged = v->rq.has_tag && !cut;
+  bool tagged = v->rq.has_tag && !cut && !piece;
   calc_queue *q = tagged ? &cv->tagged : &cv->untagged;
   uint32_t req_hash = udp ? calc_hash32(p, n) : 0;
 
@@ -309,9 +513,10 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
   calc_expect e;
   bool expect = verify && !cut &&
                 calc_verify_expect(v, (const char *)p, n, udp, &e);
-  size_t info_len = calc_trim((const uint8_t *)v->rq.expr,
-                              cut ? v->rq.expr_len : v->shown);
+  size_t info_len = calc_trim(piece ? p : (const uint8_t *)v->rq.expr,
+                              piece ? n : cut ? v->rq.expr_len : v->shown);
   uint8_t il = calc_info_len(info_len);
+  if (piece) il |= CALC_INFO_CUT; /* the rest is in the next segment */
   size_t kept = expect ? calc_verify_kept(&e) : 0;
   size_t tl = tagged ? sizeof(uint32_t) : 0;
   calc_txn *t = (calc_txn *)calc_rec_alloc(sizeof *t + tl +
@@ -320,7 +525,8 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
     t->flags |= CALC_TXN_TAG;
     memcpy(t->bytes, &v->rq.tag, sizeof(uint32_t));
   }
-  memcpy(t->bytes + tl, v->rq.expr, il & ~CALC_INFO_CUT);
+  memcpy(t->bytes + tl, piece ? p : (const uint8_t *)v->rq.expr,
+         il & ~CALC_INFO_CUT);
   t->info_len = il;
   if (expect)
     calc_verify_keep(t, t->bytes + tl + (il & ~CALC_INFO_CUT), &e);
@@ -335,6 +541,9 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
   if (reused) t->flags |= CALC_TXN_TAG_REUSED;
   t->nreq = 1;
   if (!expect) t->classes = (uint8_t)(v->parsed ? v->classes : 0);
+  if (piece) t->classes |= CALC_TXN_TAG_OPEN;
+  if (tagged && !reused && calc_early_pair(pinfo, cv, t, udp))
+    return calc_rec_of_req(t); /* answered already */
   calc_queue_push(q, t);
   if (legacy && !cut) calc_legacy_open(pinfo, cv, t, p, n);
   return calc_rec_of_req(t);
@@ -347,6 +556,14 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
 static calc_queue *calc_order_queue(calc_conv *cv)
 {
   return cv->untagged.len ? &cv->untagged : &cv->tagged;
+}
+
+/* The request an untagged response would answer in order; NULL when none
+ * waits or a hole comes first (order says nothing then). */
+static calc_txn *calc_order_head(const calc_conv *cv)
+{
+  calc_txn *t = calc_queue_at(calc_order_queue((calc_conv *)cv), 0);
+  return t && !calc_is_hole(t) ? t : NULL;
 }
 
 /* After a gap: the one waiting request whose answer the response is;
@@ -367,17 +584,54 @@ static bool calc_resync(calc_conv *cv, const calc_reply_info *ri,
   return found == 1;
 }
 
+/* TCP, after bytes the capture does not show: calc_resync, and when the
+ * response is the answer of none of the CALC_SCAN_MAX oldest waiting
+ * requests while more wait, once more in the next CALC_SCAN_MAX untagged
+ * ones.  A TCP server answers in order: a response to a request past
+ * them means their responses came before it, in what was not captured
+ * (the lost bytes were fewer than their expected answers: shorter
+ * answers, refusals), so calc_track_response retires them as not
+ * captured.  When even those are not it and more than 2 * CALC_SCAN_MAX
+ * wait, the oldest CALC_SCAN_MAX are retired so: pairing is back in step
+ * after a response per CALC_SCAN_MAX requests behind.  A response looks
+ * at most 3 * CALC_SCAN_MAX requests. */
+static bool calc_resync_far(calc_conv *cv, const calc_reply_info *ri,
+                            calc_queue **qp, uint32_t *ip)
+{
+  if (calc_resync(cv, ri, qp, ip)) return true;
+  calc_queue *q = &cv->untagged;
+  if (q->len <= CALC_SCAN_MAX) return false;
+  uint32_t found = 0, at = 0;
+  for (uint32_t i = CALC_SCAN_MAX; i < q->len && i < 2 * CALC_SCAN_MAX; i++)
+    if (calc_verify_verdict(calc_queue_at(q, i), ri) == CALC_VERDICT_MATCH &&
+        found++ == 0)
+      at = i;
+  if (found == 1) {
+    *qp = q;
+    *ip = at;
+    return true;
+  }
+  if (q->len > 2 * CALC_SCAN_MAX)
+    for (uint32_t i = 0; i < CALC_SCAN_MAX; i++) calc_retire_oldest(cv);
+  return false;
+}
+
 /* Whether every waiting request (as far as a response looks) has its
  * answer computed, so that a response matching none of them answers
  * none of them. */
 static bool calc_order_checkable(const calc_conv *cv)
 {
+  uint32_t real = 0;
   for (int pass = 0; pass < 2; pass++) {
     const calc_queue *q = pass ? &cv->tagged : &cv->untagged;
-    for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++)
-      if (!(calc_queue_at(q, i)->flags & CALC_TXN_EXPECTED)) return false;
+    for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++) {
+      const calc_txn *t = calc_queue_at(q, i);
+      if (calc_is_hole(t)) continue;
+      if (!(t->flags & CALC_TXN_EXPECTED)) return false;
+      real++;
+    }
   }
-  return cv->untagged.len + cv->tagged.len > 0;
+  return real > 0;
 }
 
 bool calc_track_reply_is_whole(const calc_conv *cv, const uint8_t *p,
@@ -385,8 +639,7 @@ bool calc_track_reply_is_whole(const calc_conv *cv, const uint8_t *p,
 {
   calc_reply_info ri;
   if (calc_reply_parse((const char *)p, n, &ri) != 0) return false;
-  calc_queue *q = calc_order_queue((calc_conv *)cv);
-  calc_txn *t = calc_queue_at(q, 0);
+  calc_txn *t = calc_order_head(cv);
   return t && calc_verify_verdict(t, &ri) == CALC_VERDICT_MATCH;
 }
 
@@ -395,8 +648,7 @@ bool calc_track_reply_is_start(const calc_conv *cv, const uint8_t *p,
 {
   calc_reply_info ri;
   if (n == 0 || calc_reply_parse((const char *)p, n, &ri) != 0) return false;
-  calc_queue *q = calc_order_queue((calc_conv *)cv);
-  calc_txn *t = calc_queue_at(q, 0);
+  calc_txn *t = calc_order_head(cv);
   return t && !cv->unsync && calc_verify_may_continue(t, &ri);
 }
 
@@ -417,10 +669,34 @@ static calc_rec calc_reply_join(calc_conv *cv, const uint8_t *p, size_t n,
   return calc_rec_of_msg(m);
 }
 
+/* A response cut by the capture: whose it may be is not told "no
+ * response".  TCP answers in order: the oldest waiting request's, which
+ * waits no more.  UDP: the oldest waiting one it may be the start of,
+ * which still waits (a whole response may come, retransmitted). */
+static void calc_cut_reply(calc_conv *cv, const uint8_t *p, size_t n,
+                           bool udp)
+{
+  if (!udp) {
+    calc_txn *t = calc_retire_oldest(cv);
+    if (t) cv->answered = t; /* the rest of its line: calc_track_lost_replies */
+    return;
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    calc_queue *c = pass ? &cv->tagged : &cv->untagged;
+    for (uint32_t i = 0; i < c->len && i < CALC_SCAN_MAX; i++) {
+      calc_txn *t = calc_queue_at(c, i);
+      if (calc_verify_may_start(t, (const char *)p, n)) {
+        t->reply |= CALC_REPLY_SEEN_LOST;
+        return;
+      }
+    }
+  }
+}
+
 calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
                              const calc_reply_info *ri, const uint8_t *p,
                              size_t n, bool udp, bool whole, bool cut,
-                             bool legacy)
+                             bool legacy, bool piece)
 {
   uint32_t hash = udp ? calc_hash32(p, n) : 0;
   calc_queue *q = NULL;
@@ -428,11 +704,15 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
   calc_txn *t = NULL, *last = NULL;
   bool dup = false, tagless = false, uncertain = false, older = false;
   /* older: the requests before t will not be answered any more */
+  /* partial: a TCP line cut at the segment's end (no reassembly): its tag,
+   * if any, is in the rest, so it is no untagged response. */
+  bool partial = piece && !cut && !udp;
 
   /* A reply cut by the capture is matched by nothing: its tag, if any,
    * may be what was cut.  What follows may be out of step. */
   if (cut) {
     cv->unsync = true;
+    calc_cut_reply(cv, p, n, udp);
     calc_msg *m = calc_rec_new(NULL, 0);
     m->cut = 1;
     return calc_rec_of_msg(m);
@@ -444,7 +724,24 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
       !cv->tagged.len)
     return calc_reply_join(cv, p, n, whole);
 
-  if (ri->has_tag && !cut) {
+  /* calcd answers a connection's requests in order: a partial reply
+   * answers the oldest waiting request when all waiting are alike (tagged
+   * or not); else which one is not known yet (no pairing, and what follows
+   * pairs by tag or value). */
+  calc_txn *ut = calc_queue_at(&cv->untagged, 0);
+  calc_txn *tt = calc_queue_at(&cv->tagged, 0);
+  if (partial && ut && tt &&
+      (ut->req_frame == tt->req_frame || calc_is_hole(ut))) {
+    cv->unsync = true;
+    calc_msg *m = calc_rec_new(NULL, 0);
+    m->cut = 1;
+    return calc_rec_of_msg(m);
+  }
+  if (partial && tt && (!ut || tt->req_frame < ut->req_frame)) {
+    q = &cv->tagged;
+    t = calc_queue_at(q, 0);
+    uncertain = cv->unsync;
+  } else if (ri->has_tag && !cut) {
     q = &cv->tagged;
     for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++)
       if (calc_txn_tag(calc_queue_at(q, i)) == ri->tag) {
@@ -461,6 +758,16 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
         break;
       }
     }
+    /* The oldest waiting request may be a line's start whose tag was in
+     * its rest (no reassembly). */
+    calc_txn *h = calc_order_head(cv);
+    if (!t && !dup && h && (h->classes & CALC_TXN_TAG_OPEN) &&
+        cv->untagged.len) {
+      q = &cv->untagged;
+      at = 0;
+      t = h;
+      older = true;
+    }
   } else {
     /* Untagged: an untagged request, or else, from a server that ignores
      * tags (the original programs read them as comments), a tagged one;
@@ -468,6 +775,10 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
     last = cv->answered;
     dup = udp && last && last->nrep < last->nreq &&
           calc_txn_udp(last)[1] == hash;
+    /* After a gap, or where a hole in the requests comes first, order
+     * alone says nothing. */
+    calc_txn *h = calc_queue_at(&cv->untagged, 0);
+    bool unsure = cv->unsync || (h && calc_is_hole(h));
     if (!dup && !cut && udp) {
       for (int pass = 0; !t && pass < 2; pass++) {
         calc_queue *c = pass ? &cv->tagged : &cv->untagged;
@@ -481,29 +792,65 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
           }
         }
       }
-    } else if (!dup && cv->unsync && calc_resync(cv, ri, &q, &at)) {
+    } else if (!dup && unsure && !partial &&
+               calc_resync_far(cv, ri, &q, &at)) {
       t = calc_queue_at(q, at);
       cv->unsync = false;
-    } else if (!dup && cv->unsync && calc_order_checkable(cv)) {
+    } else if (!dup && unsure && !partial && calc_order_checkable(cv)) {
       /* After a gap, an answer no waiting request has answers one the
        * capture does not show. */
       calc_msg *m = calc_rec_new(NULL, 0);
       m->unseen = 1;
       return calc_rec_of_msg(m);
     }
+    if (!dup && !t && !udp && calc_holes_only(cv)) {
+      /* Only hidden requests wait: this answers one of them. */
+      calc_msg *m = calc_rec_new(NULL, 0);
+      m->unseen = 1;
+      return calc_rec_of_msg(m);
+    }
     if (!dup && !t) {
+      bool passed = !udp && calc_holes_pass(cv); /* given up on */
       q = calc_order_queue(cv);
       at = 0;
       if (udp && last && calc_txn_udp(last)[1] == hash)
         dup = true;             /* the network duplicated the answer */
       else
         t = calc_queue_at(q, 0); /* in order (a wrong answer is flagged) */
-      uncertain = t && (cv->unsync || cut || (t->flags & CALC_TXN_CUT));
+      if (udp && t && (t->reply & CALC_REPLY_SEEN_SKIPPED) &&
+          calc_verify_verdict(t, ri) == CALC_VERDICT_MISMATCH) {
+        /* A newer request was answered before it: its own response may
+         * still come, reordered, and this one is not its answer: it
+         * answers a request the capture does not show, or one too late
+         * to be waited for (CALC_REORDER_MAX). */
+        calc_msg *m = calc_rec_new(NULL, 0);
+        m->unseen = 1;
+        return calc_rec_of_msg(m);
+      }
+      uncertain = t && (unsure || passed || cut ||
+                        (t->flags & CALC_TXN_CUT));
     }
     tagless = t && q == &cv->tagged;
     older = t && q == &cv->untagged; /* answered in order */
   }
 
+  if (t && older && at > 0 && udp) {
+    /* Datagrams may be reordered: the requests before t still wait for
+     * their responses, up to CALC_REORDER_MAX of them (older ones are
+     * taken as unanswered, so that they do not fill the scan). */
+    uint32_t drop = at > CALC_REORDER_MAX ? at - CALC_REORDER_MAX : 0;
+    for (uint32_t i = drop; i < at; i++)
+      calc_queue_at(q, i)->reply |= CALC_REPLY_SEEN_SKIPPED;
+    q->head += drop;
+    q->len -= drop;
+    at -= drop;
+    older = false;
+  } else if (t && older && at > 0) {
+    /* TCP answers in order: those before t were answered in what the
+     * capture does not show (a resync follows a gap or a cut). */
+    for (uint32_t i = 0; i < at; i++)
+      calc_queue_at(q, i)->reply |= CALC_REPLY_SEEN_LOST;
+  }
   if (t) {
     calc_queue_take(q, at, older);
     t->rep_frame = pinfo->num;
@@ -539,8 +886,10 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
   }
   if (!dup) {
     calc_msg *m = calc_rec_new(NULL, 0);
-    m->unseen = cv->unsync || cut;
+    m->unseen = cv->unsync || cut || calc_hole_waits(cv);
     m->cut = cut;
+    if (ri->has_tag && !cut) /* its request may come after it */
+      calc_early_keep(pinfo, cv, m, ri, p, n, whole, hash);
     return calc_rec_of_msg(m);
   }
   if (last->nrep < G_MAXUINT8) last->nrep++;

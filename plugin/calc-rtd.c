@@ -30,9 +30,14 @@ static tap_packet_status calc_rtd_packet(void *arg, packet_info *pinfo,
   rtd_timestat *ts = &rtd->stat_table.time_stats[0];
   const calc_tap_rec *r = (const calc_tap_rec *)data;
 
+  /* Open requests are those the server did not answer as far as the
+   * capture shows: not those answered before them in capture order, nor
+   * those whose response is in bytes the capture does not show.
+   * Discarded responses are those without a request, not those the
+   * capture cut or whose request it may not show. */
   if (r->type == CALC_TYPE_REQUEST) {
     if (r->repeated) ts->req_dup_num++;
-    else ts->open_req_num++;
+    else if (!r->early && !r->not_captured) ts->open_req_num++;
     return TAP_PACKET_REDRAW;
   }
   if (r->repeated) {
@@ -40,9 +45,10 @@ static tap_packet_status calc_rtd_packet(void *arg, packet_info *pinfo,
     return TAP_PACKET_REDRAW;
   }
   if (!r->matched) {
-    ts->disc_rsp_num++;
+    if (!r->not_captured && !r->early) ts->disc_rsp_num++;
     return TAP_PACKET_REDRAW;
   }
+  if (r->early) return TAP_PACKET_REDRAW; /* no time; its request not open */
   if (ts->open_req_num) ts->open_req_num--;
   unsigned row = r->classes & (CALC_CLASS_ADDSUB | CALC_CLASS_MULDIV);
   time_stat_update(&ts->rtd[row], &r->time, pinfo);

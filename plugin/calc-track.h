@@ -54,12 +54,15 @@ typedef struct calc_txn {
   uint16_t req_n;          /* request bytes, CR/LF removed (UDP bound) */
   uint8_t flags;           /* CALC_TXN_* */
   uint8_t nreq, nrep;      /* requests (with retransmissions), responses
-                              (saturating) */
+                              (saturating); nreq 0: a hole (calc_track_hole) */
   uint8_t exp_kind;        /* calc_err of the expected reply */
   uint8_t bounded_kind;    /* UDP: calc_err of the reply shortened to the
                               amplification bound (= exp_kind when it fits) */
-  uint8_t classes;         /* CALC_CLASS_* bits of the expression */
-  uint8_t verdict;         /* the first response's CALC_VERDICT_* */
+  uint8_t classes;         /* CALC_CLASS_* bits of the expression, and
+                              CALC_TXN_TAG_OPEN */
+  uint8_t verdict : 4;     /* the first response's CALC_VERDICT_* */
+  uint8_t reply : 4;       /* CALC_REPLY_SEEN_*: what the capture showed
+                              of its response when it has none */
   uint8_t info_len;        /* expression bytes kept for Info; the high bit:
                               there were more */
   uint8_t bytes[];         /* the tag (TAG: 4 bytes); info bytes; then the expected text (INLINE,
@@ -69,6 +72,22 @@ typedef struct calc_txn {
 } calc_txn;
 
 #define CALC_INFO_CUT 0x80u
+/* calc_txn.classes: the request is a line's start, not reassembled: its
+ * tag, if any, is in the rest (a tagged reply may answer it). */
+#define CALC_TXN_TAG_OPEN 0x80u
+
+/* calc_txn.reply: why a request has no response, or how it got one. */
+enum {
+  CALC_REPLY_SEEN_NONE = 0,       /* as far as the capture shows */
+  CALC_REPLY_SEEN_LOST = 1u << 0, /* its response is in bytes the capture
+                                     does not show (a gap, a cut frame):
+                                     not "no response" */
+  CALC_REPLY_SEEN_EARLY = 1u << 1, /* its response was captured before it
+                                      (rep_frame < req_frame), paired by
+                                      tag when it came */
+  CALC_REPLY_SEEN_SKIPPED = 1u << 2 /* UDP: a newer request was answered
+                                       first (reordered, or lost) */
+};
 
 /* What the first pass decided about one message. */
 typedef struct calc_msg {
@@ -84,6 +103,9 @@ typedef struct calc_msg {
   uint8_t unseen;          /* a response with no request after a gap: its
                               request may be in what was not captured */
   uint8_t cut;             /* captured cut: not paired or verified */
+  uint8_t early;           /* a tagged response before its request: paired
+                              (txn set) when the request came, or still
+                              waiting for it in the first pass */
 } calc_msg;
 
 /* Requests waiting for their answers, oldest first. */
@@ -101,6 +123,12 @@ typedef struct calc_tcp_dir {
   bool boundary;           /* the data seen ends at a line's end */
   bool lost;               /* bytes before the next data are unknown */
   bool midline;            /* no reassembly: the last line was cut */
+  bool cut_open;           /* the last frame was cut by the capture: its
+                              line may go on in the next segment, unless
+                              the peer's data came in between */
+  bool unseen;             /* the peer ACKed bytes up to unseen_to that
+                              were never given to calc (a hole is filed) */
+  uint32_t unseen_to;
 } calc_tcp_dir;
 
 /* calc_conv.judged: whether the bytes are calc (case of other protocols
@@ -113,6 +141,11 @@ typedef struct calc_conv {
   uint32_t srv_port;
   uint32_t first_frame;    /* the frame that created this state */
   uint8_t guess;           /* CALC_GUESS_*: how the server side was told */
+  uint8_t side;            /* CALC_SIDE_*: whether content may revise it */
+  uint8_t side_says;       /* CALC_SAYS_* of the message that settled it */
+  bool side_turned;        /* the guess was turned round at side_frame */
+  uint32_t side_frame;     /* the frame whose content settled the guess */
+  struct calc_side_book *side_log; /* messages filed under an open guess */
   uint8_t judged;          /* CALC_JUDGE_* */
   uint8_t seen_msg[2];     /* a message seen per direction (judging) */
   bool unsync;             /* a gap or cut: order pairing is uncertain */
@@ -121,6 +154,8 @@ typedef struct calc_conv {
   calc_txn *answered;      /* latest untagged request answered */
   calc_txn *answered_tags[CALC_ANSWERED_TAGS]; /* latest tagged, a ring */
   uint32_t answered_next;
+  struct calc_early *early; /* tagged responses waiting for their request
+                               (calc-pair.c), NULL while none came */
   /* TCP legacy requests, as calcd buffers them: the last one, its bytes,
    * when its last bytes came, and whether they end unfinished. */
   calc_txn *legacy;
@@ -138,11 +173,33 @@ typedef struct calc_conv {
 /* calc_conv.guess: how the server side was decided. */
 enum {
   CALC_GUESS_NONE = 0,     /* the SYN, or the only calc port */
-  CALC_GUESS_FIRST,        /* no SYN, both ports calc's: the first
-                              message's receiver */
-  CALC_GUESS_LOW           /* no SYN, no message direction to go by: the
-                              port TCP/UDP matched */
+  CALC_GUESS_FIRST         /* no SYN, both ports calc's (or equal, or a
+                              heuristic): the first message's receiver,
+                              until content shows otherwise */
 };
+
+/* calc_conv.side: a guess (CALC_GUESS_FIRST) is OPEN until a message's
+ * content shows which side serves (calc_side_says), then SETTLED: turned
+ * round if the content contradicted it, never revised again. */
+enum { CALC_SIDE_KNOWN = 0, CALC_SIDE_OPEN, CALC_SIDE_SETTLED };
+
+/* What a message's content says of its sender (calc_side_says). */
+enum {
+  CALC_SAYS_NOTHING = 0,   /* a number (a request and a reply alike),
+                              empty, cut */
+  CALC_SAYS_CLIENT,        /* not a calc reply: only a client sends it */
+  CALC_SAYS_SERVER,        /* a calc reply no client sends: ERR, inf, nan */
+  CALC_SAYS_COUNT          /* (settled by the log's limit: the guess stands) */
+};
+
+/* A message filed while the server side was an open guess: kept to be
+ * filed again the other way round if the guess turns (calc_side_turn). */
+typedef struct calc_side_msg {
+  uint32_t frame, key, n;
+  nstime_t ts;
+  bool to_server, udp, whole, cut, legacy;
+  const uint8_t *p;
+} calc_side_msg;
 
 /* What one parse of a request tells. */
 typedef struct calc_req_view {
@@ -179,12 +236,26 @@ int calc_track_proto(void);
 /* ---- calc-conv.c ---- */
 
 /* The conversation's state, created on first sight (see calc_conv_get);
- * heuristic: found by a heuristic dissector; the n bytes at p: the
- * message that makes it (a guess of the server side may look at them). */
-calc_conv *calc_conv_find(packet_info *pinfo, bool heuristic,
-                          const uint8_t *p, size_t n);
+ * heuristic: found by a heuristic dissector. */
+calc_conv *calc_conv_find(packet_info *pinfo, bool heuristic);
 bool calc_to_server(const calc_conv *cv, const packet_info *pinfo);
 void calc_conv_reset_cache(void);
+
+/* The server side from the content while it is a guess (first pass).
+ * calc_side_says: what the n bytes at p (one message, CR/LF removed) say
+ * of their sender.  calc_side_evidence: the message of this frame says
+ * so, which settles the guess, turned round (calc_conv.side_turned) if
+ * it was wrong.  calc_side_log: keep a message filed under the open
+ * guess (not verified then); past CALC_GUESS_MAX messages or
+ * CALC_GUESS_BYTES, the guess stands (settled).  Both return true when
+ * settling dropped the pairs made under the guess: the messages are then
+ * to be filed again (calc_side_logged, in order; then calc_side_drop),
+ * the other way round if turned. */
+int calc_side_says(const uint8_t *p, size_t n, bool cut);
+bool calc_side_evidence(calc_conv *cv, packet_info *pinfo, int says);
+bool calc_side_log(calc_conv *cv, const calc_side_msg *m);
+const calc_side_msg *calc_side_logged(const calc_conv *cv, uint32_t i);
+void calc_side_drop(calc_conv *cv);
 
 /* First pass, TCP: what this call's data is to the direction's stream:
  * CALC_POS_NEW (in order), CALC_POS_RESENT (seen before), or CALC_POS_GAP
@@ -193,6 +264,12 @@ void calc_conv_reset_cache(void);
 enum { CALC_POS_NEW = 0, CALC_POS_RESENT, CALC_POS_GAP };
 int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
                       const struct tcpinfo *ti);
+/* First pass, TCP: whether this segment ACKs bytes of the other direction
+ * that calc was never given (lost before the capture point, or kept from
+ * dissectors by TCP: an out-of-order segment, a retransmission that
+ * overlaps seen bytes and carries new ones); each such range once. */
+bool calc_conv_tcp_acked_unseen(calc_conv *cv, int dir, packet_info *pinfo,
+                                const struct tcpinfo *ti);
 
 /* ---- calc-frames.c ---- */
 
@@ -221,20 +298,41 @@ void calc_frames_cleanup(void);
  * verify, compute what the core answers to it.  legacy: TCP bytes calcd
  * buffers as a legacy request, joined to the previous legacy request
  * while that one waits for more (docs/PROTOCOL.md, "Legacy mode").  cut:
- * captured cut, a placeholder that keeps the order. */
+ * captured cut, a placeholder that keeps the order.  piece: a line's
+ * start cut at the segment's end (no reassembly): its tag is not known. */
 calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
                             const calc_req_view *v, const uint8_t *p,
                             size_t n, bool udp, bool legacy, bool verify,
-                            bool cut);
+                            bool cut, bool piece);
 
 /* First pass: pair a response (parsed as ri) with its request; whole: the
  * response is complete (compare it); cut: captured cut (paired by order
  * only, never verified); legacy: an unterminated TCP reply, which may be
- * the rest of the previous one. */
+ * the rest of the previous one.  piece: a line cut at the segment's end
+ * (no reassembly): its tag is not known. */
 calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
                              const calc_reply_info *ri, const uint8_t *p,
                              size_t n, bool udp, bool whole, bool cut,
-                             bool legacy);
+                             bool legacy, bool piece);
+
+/* First pass, TCP: requests the capture does not show were sent here (a
+ * gap, a cut frame's uncaptured bytes, bytes TCP kept from calc): a hole
+ * in the order of requests, a placeholder transaction (nreq 0) that
+ * nothing displays.  A response that meets it pairs by tag or by value,
+ * or answers what the capture does not show; never by order alone. */
+void calc_track_hole(packet_info *pinfo, calc_conv *cv);
+
+/* First pass, TCP: lost bytes of the reply direction (a gap, or the end
+ * of a frame the capture cut) hold the responses of the oldest waiting
+ * requests: retire those whose expected responses fit in them, as not
+ * captured (calc_txn.reply).  start: where the lost bytes start. */
+enum {
+  CALC_LOST_LINE = 0,      /* at a line's start */
+  CALC_LOST_HELD,          /* inside a response whose start TCP's
+                              reassembly holds (the oldest waiting one's) */
+  CALC_LOST_SHOWN          /* inside the response shown last, cut */
+};
+void calc_track_lost_replies(calc_conv *cv, uint64_t lost, int start);
 
 /* TCP, line mode: whether an unterminated reply of n bytes at p is
  * whole anyway: the exact answer of the request it would pair with (the
@@ -291,6 +389,9 @@ const char *calc_verify_text(packet_info *pinfo, const calc_req_view *v,
 /* Whether n reply bytes could be the start of t's expected reply (a
  * legacy reply that continues in the next segment). */
 bool calc_verify_may_continue(const calc_txn *t, const calc_reply_info *ri);
+/* Whether the n bytes at p, a response the capture cut, may be the start
+ * of t's response (its answer, a shortened or refused one). */
+bool calc_verify_may_start(const calc_txn *t, const char *p, size_t n);
 /* Bytes of a transaction that keep e, and keeping it there. */
 size_t calc_verify_kept(const calc_expect *e);
 void calc_verify_keep(calc_txn *t, uint8_t *b, const calc_expect *e);

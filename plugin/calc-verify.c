@@ -296,3 +296,45 @@ void calc_verify_cleanup(void)
   g_free(calc_verify_cache);
   calc_verify_cache = NULL;
 }
+
+/* Whether error kind e's token starts with the k bytes at tok (whole: the
+ * token ended there). */
+static bool calc_token_may_be(calc_err e, const char *tok, size_t k,
+                              bool whole)
+{
+  const char *name = calc_err_token(e);
+  size_t len = strlen(name);
+  return e != CALC_OK && (whole ? len == k : len >= k) &&
+         memcmp(name, tok, k) == 0;
+}
+
+bool calc_verify_may_start(const calc_txn *t, const char *p, size_t n)
+{
+  if (!(t->flags & CALC_TXN_EXPECTED)) return true;
+  if (n < 4) /* "E", "ER", "ERR": any request may be refused */
+    if (memcmp("ERR ", p, n) == 0) return true;
+  if (n >= 4 && memcmp(p, "ERR ", 4) == 0) {
+    const char *tok = p + 4;
+    size_t k = n - 4;
+    bool whole = false;
+    for (size_t i = 0; i < k && !whole; i++)
+      if (tok[i] == ':' || tok[i] == ' ') {
+        k = i;
+        whole = true;
+      }
+    /* Its own kind, the kind the UDP bound shortens it to, or a
+     * refusal that depends on the server (calc_verify_verdict). */
+    static const calc_err refusals[] = {CALC_E_UNSUPPORTED, CALC_E_BUSY,
+                                        CALC_E_INTERNAL};
+    if (calc_token_may_be((calc_err)t->exp_kind, tok, k, whole) ||
+        calc_token_may_be((calc_err)t->bounded_kind, tok, k, whole))
+      return true;
+    for (size_t i = 0; i < G_N_ELEMENTS(refusals); i++)
+      if (calc_token_may_be(refusals[i], tok, k, whole)) return true;
+    return false;
+  }
+  if (t->exp_kind != CALC_OK) return false;
+  const char *e = calc_txn_expected(t);
+  if (e && memcmp(e, p, MIN(n, (size_t)t->exp_len)) != 0) return false;
+  return n <= t->exp_len || p[t->exp_len] == ' '; /* then its tag */
+}

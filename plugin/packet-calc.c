@@ -23,6 +23,7 @@
 
 #include <epan/packet.h>
 #include <epan/conversation.h>
+#include <epan/exceptions.h>
 #include <epan/expert.h>
 #include <epan/prefs.h>
 #include <epan/proto_data.h>
@@ -57,6 +58,9 @@ enum {
 #define CALC_KEY_CONTINUES G_MAXUINT32
 #define CALC_KEY_WHOLE_REPLY (G_MAXUINT32 - 1)
 #define CALC_KEY_REPLY_WAITS (G_MAXUINT32 - 2)
+/* Minus the call's layer number: bytes of an overlapping segment seen
+ * before (calc_tcp_overlap). */
+#define CALC_KEY_OVERLAP (G_MAXUINT32 - 16)
 
 /* Where the dissector stands. */
 static int proto_calc = -1;
@@ -109,6 +113,9 @@ static expert_field ei_calc_unterminated = EI_INIT;
 static expert_field ei_calc_mismatch = EI_INIT;
 static expert_field ei_calc_no_request = EI_INIT;
 static expert_field ei_calc_no_response = EI_INIT;
+static expert_field ei_calc_response_not_captured = EI_INIT;
+static expert_field ei_calc_response_early = EI_INIT;
+static expert_field ei_calc_request_not_seen_yet = EI_INIT;
 static expert_field ei_calc_retransmission = EI_INIT;
 static expert_field ei_calc_duplicate_response = EI_INIT;
 static expert_field ei_calc_tag_reused = EI_INIT;
@@ -195,11 +202,36 @@ static bool calc_is_binary(const uint8_t *p, size_t n)
   return false;
 }
 
+/* Text protocols' request lines, "<METHOD> <target> <NAME>/<version>",
+ * and client greetings, whose bytes no calc client sends: the request
+ * shows at once that the conversation is not calc. */
+static const char *const calc_other_versions[] = {"HTTP/", "RTSP/", "SIP/"};
+static const char *const calc_other_greetings[] = {"SSH-1.", "SSH-2.0-"};
+
+static bool calc_is_other_request(const uint8_t *p, size_t line)
+{
+  for (size_t k = 0; k < G_N_ELEMENTS(calc_other_greetings); k++) {
+    size_t g = strlen(calc_other_greetings[k]);
+    if (line >= g && memcmp(p, calc_other_greetings[k], g) == 0) return true;
+  }
+  for (size_t i = 1; i < line; i++) {
+    if (p[i] != ' ') continue;
+    for (size_t k = 0; k < G_N_ELEMENTS(calc_other_versions); k++) {
+      size_t v = strlen(calc_other_versions[k]);
+      if (i + 1 + v <= line &&
+          memcmp(p + i + 1, calc_other_versions[k], v) == 0)
+        return true;
+    }
+  }
+  return false;
+}
+
 /* Whether the first message of a direction, n bytes at p (its first line
  * on TCP), shows that the conversation is another protocol: binary (a
- * first byte no calc peer sends, or more than half of the bytes), an HTTP
- * request or status line, or from the server something that is not a
- * calc reply.  Garbage requests stay calc: calcd answers them ERR. */
+ * first byte no calc peer sends, or more than half of the bytes), another
+ * text protocol's request line or greeting (calc_is_other_request), an
+ * HTTP status line, or from the server something that is not a calc
+ * reply.  Garbage requests stay calc: calcd answers them ERR. */
 static bool calc_is_other_protocol(const uint8_t *p, size_t n, bool to_server)
 {
   size_t bin = 0;
@@ -217,10 +249,7 @@ static bool calc_is_other_protocol(const uint8_t *p, size_t n, bool to_server)
     size_t m = calc_strip_eol((const char *)p, line);
     return m > 0 && calc_reply_parse((const char *)p, m, &ri) != 0;
   }
-  /* "<METHOD> <target> HTTP/1.x" */
-  for (size_t i = 0; i + 6 <= line; i++)
-    if (p[i] == ' ' && memcmp(p + i + 1, "HTTP/", 5) == 0) return i > 0;
-  return false;
+  return calc_is_other_request(p, line);
 }
 
 /* Not calc: the dissector that held the port before calc gets it, from
@@ -333,8 +362,56 @@ typedef struct calc_where {
   bool legacy;             /* TCP: the next message is bytes calcd buffers
                               as a legacy request (calc_track_request) */
   uint8_t framing;         /* CALC_FRAMING_* */
+  bool side_noted;         /* the server side's Note is on this frame */
   uint32_t raw_len;        /* UDP: the datagram's payload length */
 } calc_where;
+
+/* How the server side was told, where it was guessed: on the
+ * conversation's first frame, and on the frame whose content turned the
+ * guess round (first pass: as it stood then; later passes: as it ended). */
+static void calc_add_side_note(packet_info *pinfo, proto_item *ti,
+                               calc_where *w)
+{
+  const calc_conv *cv = w->cv;
+  if (!cv || !cv->guess || w->side_noted) return;
+  const char *role = w->to_server ? "receiver" : "sender";
+  static const char *const says[] = {
+    [CALC_SAYS_CLIENT] = "not a calc reply: only a client sends it",
+    [CALC_SAYS_SERVER] = "a calc reply no client sends (ERR, inf, nan)"};
+  if (pinfo->num == cv->first_frame) {
+    w->side_noted = true;
+    if (cv->side == CALC_SIDE_OPEN)
+      expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
+          "Server side guessed: no SYN captured and both ports are calc's; "
+          "taken as this message's %s (port %u), until the content shows "
+          "which side serves", role, cv->srv_port);
+    else if (cv->side_frame == pinfo->num && cv->side_says != CALC_SAYS_COUNT)
+      expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
+          "Server side from this message's content: no SYN captured and "
+          "both ports are calc's; this message is %s, so its %s serves "
+          "(port %u)", says[cv->side_says], role, cv->srv_port);
+    else if (cv->side_says == CALC_SAYS_COUNT)
+      expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
+          "Server side guessed: no SYN captured and both ports are calc's; "
+          "taken as this message's %s (port %u): no message up to frame %u "
+          "showed which side serves", role, cv->srv_port, cv->side_frame);
+    else
+      expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
+          "Server side guessed: no SYN captured and both ports are calc's; "
+          "this message's %s (port %u), as the content of frame %u %s",
+          role, cv->srv_port, cv->side_frame,
+          cv->side_turned && PINFO_FD_VISITED(pinfo)
+              ? "shows (first taken the other way round)"
+              : cv->side_turned ? "shows" : "confirms");
+  } else if (cv->side_turned && pinfo->num == cv->side_frame) {
+    w->side_noted = true;
+    expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
+        "Server side turned round by this message: it is %s, so its %s "
+        "serves (port %u); the messages before it were %s the other way "
+        "round", says[cv->side_says], role, cv->srv_port,
+        PINFO_FD_VISITED(pinfo) ? "first taken" : "shown");
+  }
+}
 
 /* The message head shared by both types; returns its subtree.  Info gets
  * "<Type> <text>", and " (<req>)" when req is not NULL. */
@@ -378,14 +455,16 @@ static proto_tree *calc_add_head(tvbuff_t *tvb, packet_info *pinfo,
     expert_add_info(pinfo, fi, &ei_calc_unterminated);
   if (w->cut)
     expert_add_info(pinfo, ti, &ei_calc_cut);
-  const calc_conv *cv = w->cv;
-  if (cv && cv->guess && pinfo->num == cv->first_frame && w->index == 0)
-    expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
-        "Server side guessed: no SYN captured and both ports are calc's; "
-        "taken as %s (port %u)", w->to_server ? "this message's receiver"
-                                              : "this message's sender",
-        cv->srv_port);
+  calc_add_side_note(pinfo, ti, (calc_where *)w);
   return st;
+}
+
+/* Whether the message's n bytes are all there: not cut by the capture,
+ * and not a line cut at a segment's end (unless over-long already). */
+static bool calc_msg_whole(const calc_where *w, size_t n)
+{
+  return !w->cut && (w->framing != CALC_FRAMING_PARTIAL ||
+                     n > CALC_MAX_REQUEST_LEN);
 }
 
 static void calc_tap_queue(packet_info *pinfo, const calc_where *w,
@@ -395,6 +474,38 @@ static void calc_tap_queue(packet_info *pinfo, const calc_where *w,
   calc_tap_rec *c = wmem_new(pinfo->pool, calc_tap_rec);
   *c = *r;
   tap_queue_packet(calc_tap, pinfo, c);
+}
+
+/* The guess of the server side was settled (first pass): the messages
+ * filed under it are filed again, in their order, turned round if the
+ * guess was wrong, and verified, so that later passes show them as the
+ * conversation ended and pairing goes on from where they leave it. */
+static void calc_side_refile(calc_conv *cv, packet_info *pinfo)
+{
+  packet_info at = *pinfo; /* each message's frame and time */
+  const calc_side_msg *g;
+  for (uint32_t i = 0; (g = calc_side_logged(cv, i)) != NULL; i++) {
+    static const uint8_t none[1] = {0};
+    const uint8_t *p = g->p ? g->p : none;
+    at.num = g->frame;
+    at.abs_ts = g->ts;
+    calc_rec r;
+    if (g->to_server != cv->side_turned) { /* a request now */
+      calc_req_view v;
+      calc_view_request(&at, p, g->n, &v);
+      r = calc_track_request(&at, cv, &v, p, g->n, g->udp, g->legacy,
+                             calc_verify && g->whole, g->cut,
+                             !g->whole && !g->cut);
+    } else {
+      calc_reply_info ri;
+      calc_reply_parse((const char *)p, g->n, &ri);
+      if (g->cut || !g->whole) ri.has_tag = 0; /* as dissect_calc_response */
+      r = calc_track_response(&at, cv, &ri, p, g->n, g->udp, g->whole,
+                              g->cut, g->legacy, !g->whole && !g->cut);
+    }
+    calc_rec_put(&at, g->key, r);
+  }
+  calc_side_drop(cv);
 }
 
 /* The record of this message, into *m: the first pass files it (resent
@@ -410,23 +521,67 @@ static const calc_msg *calc_msg_of(packet_info *pinfo, uint32_t key,
   if (!PINFO_FD_VISITED(pinfo)) {
     /* A line cut at a segment's end is not verified, unless it is
      * over-long already; a message cut by the capture never is. */
-    bool whole = !w->cut && (w->framing != CALC_FRAMING_PARTIAL ||
-                             n > CALC_MAX_REQUEST_LEN);
+    bool whole = calc_msg_whole(w, n);
+    bool piece = !whole && !w->cut; /* a line cut at a segment's end */
     calc_rec r;
+    if (!w->resent && w->cv->side == CALC_SIDE_OPEN) {
+      /* Kept to be filed again once the side is settled; not verified
+       * until then (the roles may be the other way round). */
+      calc_side_msg sm = {pinfo->num, key, (uint32_t)n, pinfo->abs_ts,
+                          w->to_server, w->udp, whole, w->cut,
+                          w->framing == CALC_FRAMING_LEGACY, p};
+      if (calc_side_log(w->cv, &sm)) calc_side_refile(w->cv, pinfo);
+      if (w->cv->side == CALC_SIDE_OPEN) whole = false;
+    }
     if (w->resent) {
       calc_msg *rm = calc_rec_new(NULL, 0);
       rm->resent = 1;
       r = calc_rec_of_msg(rm);
     } else if (v) {
       r = calc_track_request(pinfo, w->cv, v, p, n, w->udp, w->legacy,
-                             calc_verify && whole, w->cut);
+                             calc_verify && whole, w->cut, piece);
     } else {
       r = calc_track_response(pinfo, w->cv, ri, p, n, w->udp, whole, w->cut,
-                              w->framing == CALC_FRAMING_LEGACY);
+                              w->framing == CALC_FRAMING_LEGACY, piece);
     }
     calc_rec_put(pinfo, key, r);
   }
   return calc_rec_get(pinfo, key, m) ? m : NULL;
+}
+
+/* What the content of this frame's message (first pass) says of the
+ * server side, while it is a guess; turned round, what was filed under
+ * it is filed again. */
+static void calc_side_from(calc_conv *cv, packet_info *pinfo, int says)
+{
+  if (calc_side_evidence(cv, pinfo, says)) calc_side_refile(cv, pinfo);
+}
+
+/* What a TCP segment's data (n bytes at p, from its first line's start)
+ * says of its sender: its first line that says anything; bytes without
+ * LF are the start of a line when the segment has one (a prefix: only an
+ * ERR's start says), else a message (legacy; cut when the frame is). */
+static int calc_tcp_says(const uint8_t *p, size_t n, bool cut_frame)
+{
+  const uint8_t *lf0 = (const uint8_t *)memchr(p, '\n', n);
+  for (size_t at = 0; at < n;) {
+    const uint8_t *lf = (const uint8_t *)memchr(p + at, '\n', n - at);
+    size_t end = lf ? (size_t)(lf - p) : n;
+    size_t len = calc_strip_eol((const char *)p + at, end - at);
+    int says = calc_side_says(p + at, len, lf ? false : lf0 || cut_frame);
+    if (says != CALC_SAYS_NOTHING) return says;
+    at = end + 1;
+  }
+  return CALC_SAYS_NOTHING;
+}
+
+/* Whether the conversation is known to be calc: its server has sent a
+ * calc reply (later passes: ever did).  Until then a request's faults
+ * are no Warning: the conversation may be another protocol's, given up
+ * at its reply (docs/DISSECTOR.md, "What one pass can do"). */
+static bool calc_conv_known(const calc_conv *cv)
+{
+  return !cv || cv->judged == CALC_JUDGE_CALC || cv->seen_msg[1];
 }
 
 static void calc_add_resent(packet_info *pinfo, proto_item *it)
@@ -490,9 +645,13 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
                                  CALC_TYPE_REQUEST, w,
                                  calc_info_text(pinfo->pool, p, n, w->cut),
                                  NULL, first);
+  /* A line's start cut at the segment's end (no reassembly): the server
+   * reads the whole line, so neither its tag nor its syntax is known. */
+  bool piece = !w->cut && !calc_msg_whole(w, n);
   proto_item *ei = proto_tree_add_item(st, hf_calc_expression, tvb, offset,
-                                       (int)v.shown, ENC_ASCII);
-  if (v.rq.has_tag && !w->cut)
+                                       piece ? (int)calc_trim(p, n)
+                                             : (int)v.shown, ENC_ASCII);
+  if (v.rq.has_tag && !w->cut && !piece)
     proto_tree_add_uint(st, hf_calc_tag, tvb, offset + (int)v.rq.expr_len,
                         (int)(v.tag_end - v.rq.expr_len), v.rq.tag);
   if (st && v.parse_err == CALC_OK && v.parsed) {
@@ -508,6 +667,12 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
                (v.unfinished || (t && (t->flags & CALC_TXN_JOINED)));
   if (w->cut)
     ; /* what the capture cut is not judged */
+  else if (!calc_conv_known(w->cv) && (v.binary || v.too_long ||
+                                       (v.parse_err != CALC_OK && !waits)))
+    proto_item_append_text(ei, " [%s; no expert info until the reply shows "
+        "the conversation is calc]", v.binary ? "bytes no calc client sends"
+        : v.too_long ? "longer than the protocol allows"
+        : calc_err_token(v.parse_err));
   else if (v.binary)
     expert_add_info(pinfo, ei, &ei_calc_malformed_request);
   else if (v.too_long)
@@ -516,7 +681,7 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
         n, (unsigned)CALC_MAX_REQUEST_LEN);
   else if (v.empty)
     expert_add_info(pinfo, ei, &ei_calc_empty_request);
-  else if (v.parse_err != CALC_OK && !waits)
+  else if (v.parse_err != CALC_OK && !waits && !piece)
     expert_add_info_format(pinfo, ei, &ei_calc_bad_request,
         "Request the server refuses: %s: %s", calc_err_token(v.parse_err),
         v.parse_msg ? v.parse_msg : "");
@@ -536,12 +701,19 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
                            "Retransmission of the request in frame %u",
                            m->repeats);
   }
-  if (m && m->tag_reused)
+  if (m && m->tag_reused && calc_conv_known(w->cv))
     expert_add_info(pinfo, ei, &ei_calc_tag_reused);
-  if (t && t->rep_frame)
-    calc_add_generated_uint(st, hf_calc_response_in, tvb, 0, 0, t->rep_frame);
-  else if (t && PINFO_FD_VISITED(pinfo) && !w->cut)
-    expert_add_info(pinfo, ei, &ei_calc_no_response);
+  if (t && t->rep_frame) {
+    proto_item *it = calc_add_generated_uint(st, hf_calc_response_in, tvb, 0,
+                                             0, t->rep_frame);
+    if (t->reply & CALC_REPLY_SEEN_EARLY)
+      proto_item_append_text(it, " (captured before this request: paired "
+                                 "by tag)");
+  } else if (t && PINFO_FD_VISITED(pinfo) && !w->cut) {
+    expert_add_info(pinfo, ei, (t->reply & CALC_REPLY_SEEN_LOST)
+                                   ? &ei_calc_response_not_captured
+                                   : &ei_calc_no_response);
+  }
   if (st && t) {
     const char *exp = calc_expected_text(pinfo, t, m->joined ? NULL : &v, p,
                                          n);
@@ -552,9 +724,12 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
   calc_tap_rec r = {0};
   r.type = CALC_TYPE_REQUEST;
   r.repeated = m && (m->repeats || m->resent);
-  r.malformed = v.parse_err != CALC_OK || v.binary;
+  r.malformed = (v.parse_err != CALC_OK && !piece) || v.binary;
   r.classes = v.classes;
   r.ops = v.ops;
+  r.early = t && (t->reply & CALC_REPLY_SEEN_EARLY);
+  r.not_captured = t && !t->rep_frame && PINFO_FD_VISITED(pinfo) &&
+                   (w->cut || (t->reply & CALC_REPLY_SEEN_LOST));
   calc_tap_queue(pinfo, w, &r);
 }
 
@@ -565,7 +740,11 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
 {
   calc_reply_info ri;
   int rc = calc_reply_parse((const char *)p, n, &ri);
-  if (w->cut) ri.has_tag = 0; /* its tag may be cut: not a tag */
+  /* A piece of a reply (cut by the capture, or going on in the next
+   * segment): its tag, if any, is in what is not here; what it lacks is
+   * not an error of the server. */
+  bool piece = !calc_msg_whole(w, n);
+  if (piece) ri.has_tag = 0;
   calc_msg rec;
   const calc_msg *m = calc_msg_of(pinfo, key, w, NULL, &ri, p, n, &rec);
   calc_txn *t = m ? m->txn : NULL;
@@ -594,12 +773,12 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
                           (int)ri.body_len, ENC_ASCII);
     if (ri.kind != CALC_OK)
       expert_add_info(pinfo, ri_item, &ei_calc_error_reply[ri.kind]);
-    else if (!w->cut)
+    else if (!piece)
       expert_add_info(pinfo, ri_item, &ei_calc_error_unknown);
   } else {
     ri_item = proto_tree_add_item(st, hf_calc_result, tvb, offset,
                                   (int)ri.body_len, ENC_ASCII);
-    if (rc != 0 && !w->cut)
+    if (rc != 0 && !piece)
       expert_add_info(pinfo, ri_item, &ei_calc_malformed_response);
   }
   if (ri.has_tag) {
@@ -633,25 +812,40 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   }
   if (!t) {
     /* calcd greets a connection past its limit with ERR busy, unasked;
-     * after a gap the request may be in what was not captured. */
+     * after a gap the request may be in what was not captured; a tagged
+     * response may come before its request (one pass: not known yet). */
+    r.not_captured = w->cut || (m && m->unseen);
+    r.early = m && m->early;
     if (m && m->unseen)
       expert_add_info(pinfo, ri_item, &ei_calc_unseen);
-    else if (!(ri.is_error && ri.kind == CALC_E_BUSY) && w->cv && !w->cut)
+    else if (m && m->early && !PINFO_FD_VISITED(pinfo))
+      expert_add_info(pinfo, ri_item, &ei_calc_request_not_seen_yet);
+    else if (!(ri.is_error && ri.kind == CALC_E_BUSY) && w->cv && !w->cut &&
+             !(m && m->cut))
       expert_add_info(pinfo, ri_item, &ei_calc_no_request);
     calc_tap_queue(pinfo, w, &r);
     return;
+  }
+  if (m->early) {
+    r.early = true;
+    expert_add_info_format(pinfo, ri_item, &ei_calc_response_early,
+        "Response captured before its request (frame %u): paired by tag",
+        t->req_frame);
   }
   if (m->tagless) expert_add_info(pinfo, ri_item, &ei_calc_tagless);
   if (m->uncertain) expert_add_info(pinfo, ri_item, &ei_calc_uncertain);
   r.matched = true;
   r.repeated = m->repeats != 0 && !m->joined;
   r.verdict = m->verdict;
-  r.classes = t->classes;
+  r.classes = t->classes & ~CALC_TXN_TAG_OPEN;
   calc_add_generated_uint(st, hf_calc_response_to, tvb, 0, 0, t->req_frame);
   nstime_t req_time = calc_txn_time(t);
   nstime_delta(&r.time, &pinfo->abs_ts, &req_time);
-  proto_item *it = proto_tree_add_time(st, hf_calc_time, tvb, 0, 0, &r.time);
-  proto_item_set_generated(it);
+  proto_item *it = NULL;
+  if (!m->early) { /* before its request: no response time to tell */
+    it = proto_tree_add_time(st, hf_calc_time, tvb, 0, 0, &r.time);
+    proto_item_set_generated(it);
+  }
   if (m->repeats && !m->joined) {
     it = calc_add_generated_uint(st, hf_calc_duplicate_of, tvb, 0, 0,
                                  m->repeats);
@@ -728,6 +922,7 @@ static void dissect_calc_continuation(tvbuff_t *tvb, packet_info *pinfo,
   proto_item *ti = proto_tree_add_item(tree, proto_calc, tvb, offset, len,
                                        ENC_NA);
   proto_item_append_text(ti, ", rest of a line (its start is not here)");
+  calc_add_side_note(pinfo, ti, w);
   proto_tree *st = proto_item_add_subtree(ti, ett_calc);
   calc_add_generated_uint(st, hf_calc_framing, tvb, offset, 0,
                           CALC_FRAMING_CONTINUATION);
@@ -772,7 +967,12 @@ static int dissect_calc_udp_common(tvbuff_t *tvb, packet_info *pinfo,
   if (pinfo->flags.in_error_pkt) {
     calc_where_quoted(&w, pinfo);
   } else {
-    w.cv = calc_conv_find(pinfo, heuristic, p, (size_t)len);
+    w.cv = calc_conv_find(pinfo, heuristic);
+    if (w.cv->side == CALC_SIDE_OPEN && !PINFO_FD_VISITED(pinfo) && len) {
+      bool cut = (unsigned)len < tvb_reported_length(tvb);
+      calc_side_from(w.cv, pinfo, calc_side_says(p, cut ? (size_t)len
+          : calc_strip_eol((const char *)p, (size_t)len), cut));
+    }
     w.to_server = calc_to_server(w.cv, pinfo);
     if (calc_conv_is_other(w.cv, pinfo, w.to_server ? 0 : 1, p, (size_t)len))
       return heuristic ? 0 : calc_give_up(tvb, pinfo, tree, data, false);
@@ -802,8 +1002,8 @@ static bool calc_starts_midline(calc_conv *cv, int dir, packet_info *pinfo,
     return p_get_proto_data(wmem_file_scope(), pinfo, proto_calc,
                             CALC_KEY_CONTINUES) != NULL;
   calc_tcp_dir *d = &cv->tcp[dir];
-  bool cont = d->midline || (pos == CALC_POS_GAP && d->lost);
-  d->midline = d->lost = false;
+  bool cont = d->midline || d->cut_open || (pos == CALC_POS_GAP && d->lost);
+  d->midline = d->lost = d->cut_open = false;
   if (cont)
     p_add_proto_data(wmem_file_scope(), pinfo, proto_calc,
                      CALC_KEY_CONTINUES, GUINT_TO_POINTER(1));
@@ -854,6 +1054,59 @@ static bool calc_legacy_reply_waits(calc_conv *cv, packet_info *pinfo,
   return true;
 }
 
+/* First pass, TCP: what this segment tells of the bytes the capture does
+ * not show, before its messages are paired.  Requests sent there are a
+ * hole in the order of requests (calc_track_hole); replies there put
+ * pairing out of step. */
+static void calc_tcp_unseen(calc_conv *cv, int dir, packet_info *pinfo,
+                            const struct tcpinfo *ti, int pos)
+{
+  calc_tcp_dir *d = &cv->tcp[dir], *o = &cv->tcp[1 - dir];
+  if (pos == CALC_POS_GAP && dir == 0) {
+    /* One hole per range: the peer's ACK may have told of it already. */
+    if (!d->unseen) calc_track_hole(pinfo, cv);
+    d->unseen = false;
+  } else if (d->unseen && (int32_t)(d->next - d->unseen_to) >= 0) {
+    d->unseen = false;
+  }
+  if (calc_conv_tcp_acked_unseen(cv, dir, pinfo, ti)) {
+    cv->unsync = true;
+    if (dir == 1) calc_track_hole(pinfo, cv);
+  }
+  /* The peer's data came after a cut frame: it answered, or asked again,
+   * so the cut line ended in that frame (a sender that goes on with the
+   * same line sends its next segment first). */
+  if (o->cut_open) {
+    o->cut_open = false;
+    o->boundary = true;
+  }
+}
+
+/* A segment that starts before where its direction stands and goes past
+ * it (a retransmission that overlaps bytes seen and carries new ones,
+ * passed on by TCP): the number of bytes seen before, which are not
+ * decoded again (first pass: decided and saved per call); 0: none. */
+static bool calc_in_overlap; /* decoding the new bytes of one */
+
+static int calc_tcp_overlap(const calc_conv *cv, int dir, packet_info *pinfo,
+                            const struct tcpinfo *ti, int len)
+{
+  uint32_t key = CALC_KEY_OVERLAP - pinfo->curr_proto_layer_num;
+  if (calc_in_overlap) return 0;
+  if (PINFO_FD_VISITED(pinfo))
+    return GPOINTER_TO_INT(p_get_proto_data(wmem_file_scope(), pinfo,
+                                            proto_calc, key));
+  const calc_tcp_dir *d = &cv->tcp[dir];
+  if (!ti || ti->is_reassembled || !d->seen || d->frame == pinfo->num)
+    return 0;
+  int32_t back = (int32_t)(d->next - ti->seq);
+  if (back <= 0 || back >= len || (int32_t)(ti->nxtseq - d->next) <= 0)
+    return 0;
+  p_add_proto_data(wmem_file_scope(), pinfo, proto_calc, key,
+                   GINT_TO_POINTER(back));
+  return back;
+}
+
 /* TCP: lines, or legacy messages in a direction that never sent LF. */
 static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
                                    proto_tree *tree, void *data,
@@ -879,20 +1132,53 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
     }
     return len;
   }
-  w.cv = calc_conv_find(pinfo, heuristic, raw, (size_t)len);
+  w.cv = calc_conv_find(pinfo, heuristic);
   calc_conv *cv = w.cv;
   w.to_server = calc_to_server(cv, pinfo);
   int dir = w.to_server ? 0 : 1;
   calc_tcp_dir *d = &cv->tcp[dir];
+  int seen = calc_tcp_overlap(cv, dir, pinfo, ti, len);
+  if (seen > 0) {
+    proto_item *it = proto_tree_add_item(tree, proto_calc, tvb, 0, seen,
+                                         ENC_NA);
+    proto_item_append_text(it, ", TCP data seen before (%d bytes)", seen);
+    calc_add_resent(pinfo, it);
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "CALC");
+    col_add_str(pinfo->cinfo, COL_INFO, "Retransmitted data");
+    /* The new bytes, as TCP would pass them alone. */
+    struct tcpinfo sub = *ti;
+    sub.seq += (uint32_t)seen;
+    volatile int n = 0;
+    calc_in_overlap = true;
+    TRY {
+      n = dissect_calc_tcp_common(tvb_new_subset_remaining(tvb, seen), pinfo,
+                                  tree, &sub, heuristic);
+    } FINALLY {
+      calc_in_overlap = false;
+    } ENDTRY;
+    if (pinfo->desegment_len) pinfo->desegment_offset += seen;
+    return seen + n;
+  }
   int pos = PINFO_FD_VISITED(pinfo) ? CALC_POS_NEW
                                     : calc_conv_tcp_pos(cv, dir, pinfo, ti);
   w.resent = pos == CALC_POS_RESENT;
+  if (!PINFO_FD_VISITED(pinfo) && !w.resent)
+    calc_tcp_unseen(cv, dir, pinfo, ti, pos);
   bool cont = !w.resent && calc_starts_midline(cv, dir, pinfo, pos);
 
   /* The conversation is judged on its first message each way, not on the
    * rest of a line. */
   int lf = tvb_find_uint8(tvb, 0, len, '\n');
   int judge_at = cont ? (lf < 0 ? len : lf + 1) : 0;
+  if (cv->side == CALC_SIDE_OPEN && !PINFO_FD_VISITED(pinfo) && !w.resent &&
+      judge_at < len) {
+    calc_side_from(cv, pinfo, calc_tcp_says(raw + judge_at,
+                                            (size_t)(len - judge_at),
+                                            cut_frame));
+    w.to_server = calc_to_server(cv, pinfo);
+    dir = w.to_server ? 0 : 1;
+    d = &cv->tcp[dir];
+  }
   if (cv->judged == CALC_JUDGE_OTHER ||
       (!w.resent && judge_at < len &&
        calc_conv_is_other(cv, pinfo, dir, raw + judge_at,
@@ -926,7 +1212,7 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
   }
 
   int offset = 0;
-  bool cut_line = false;
+  bool cut_line = false, shown_cut = false;
   /* The first LF makes calcd's legacy bytes, if it still holds some, the
    * start of the first line. */
   w.legacy = w.to_server && d->first_lf == pinfo->num;
@@ -954,6 +1240,7 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
       w.cut = true;
       dissect_calc_message(tvb, pinfo, tree, &w, offset, (int)left,
                            (int)left);
+      shown_cut = true;
       break;
     }
     if (k == CALC_FRAME_NONE) {
@@ -991,11 +1278,19 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
   }
   if (!PINFO_FD_VISITED(pinfo) && !w.resent) {
     d->midline = cut_line;
-    /* After a cut frame, the next data is taken to start a line (senders
-     * end segments with lines), but what was not captured may hold more
-     * of them: pairing is uncertain until it finds its step again. */
-    d->boundary = cut_frame || (len > 0 && raw[len - 1] == '\n');
-    if (cut_frame) cv->unsync = true;
+    /* What a cut frame did not capture may end its last line, hold more
+     * lines (requests: a hole), or go on into the next segment: that one
+     * starts with the rest of a line unless the peer's data comes first
+     * (calc_tcp_unseen).  Pairing is uncertain until it finds its step. */
+    d->boundary = !cut_frame && len > 0 && raw[len - 1] == '\n';
+    d->cut_open = cut_frame;
+    if (cut_frame) {
+      cv->unsync = true;
+      if (dir == 0) calc_track_hole(pinfo, cv);
+    }
+    if (cut_frame && !w.to_server) /* responses in what was not captured */
+      calc_track_lost_replies(cv, tvb_reported_length(tvb) - (unsigned)len,
+                              shown_cut ? CALC_LOST_SHOWN : CALC_LOST_LINE);
   }
   calc_end_of_captured(tvb, pinfo);
   return len;
@@ -1223,6 +1518,15 @@ void proto_register_calc(void)
       "Response without a request", EXPFILL}},
     {&ei_calc_no_response, {"calc.no_response", PI_SEQUENCE, PI_NOTE,
       "No response seen to this request", EXPFILL}},
+    {&ei_calc_response_not_captured, {"calc.response_not_captured",
+      PI_SEQUENCE, PI_NOTE, "Response not captured: it is in bytes the "
+      "capture does not show (lost segments, or a frame cut by the "
+      "snapshot length)", EXPFILL}},
+    {&ei_calc_response_early, {"calc.response_early", PI_SEQUENCE, PI_NOTE,
+      "Response captured before its request: paired by tag", EXPFILL}},
+    {&ei_calc_request_not_seen_yet, {"calc.request_not_seen_yet",
+      PI_SEQUENCE, PI_NOTE, "No request with this tag seen yet: it may come "
+      "later in the capture (the second pass tells)", EXPFILL}},
     {&ei_calc_retransmission, {"calc.retransmission", PI_SEQUENCE, PI_NOTE,
       "Retransmitted request", EXPFILL}},
     {&ei_calc_duplicate_response, {"calc.duplicate_response", PI_SEQUENCE,

@@ -31,6 +31,13 @@ typedef struct calc_tap_rec {
   gboolean matched;       /* responses: paired with a request */
   nstime_t time;          /* responses: time since the request, if matched */
   guint8 verdict;         /* responses: CALC_VERDICT_* */
+  gboolean not_captured;  /* requests: the response is in bytes the
+                             capture does not show (known from the second
+                             pass on); responses: cut by the capture, or
+                             its request may be in bytes it does not show */
+  gboolean early;         /* requests: answered by a response captured
+                             before it; responses: captured before their
+                             request (no response time) */
 } calc_tap_rec;
 
 /* "add/sub", "mul/div", "mixed" or "none" for CALC_CLASS_* bits. */

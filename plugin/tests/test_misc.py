@@ -135,6 +135,9 @@ def test_stats_tree(tshark, cap, capture):
     assert c[("Responses without a request",) * 2] == 1
     assert c[("Responses differing from the core",) * 2] == 1
     assert c[("Response time (ms)",) * 2] == 7
-    rr = "Response time ranges (ms)"
-    assert (c[(rr, "0")], c[(rr, "1-9")], c[(rr, "10-99")],
-            c[(rr, "100-999")], c[(rr, "1000-")]) == (1, 3, 1, 1, 1)
+    # In microseconds: 0.5 ms; 2, 2 and 1 ms; 15 ms; 200 ms; 1.5 s.
+    rr = "Response time ranges (us)"
+    assert [c[(rr, k)] for k in (
+        "0-49", "50-99", "100-249", "250-499", "500-999", "1000-9999",
+        "10000-99999", "100000-999999", "1000000-")] == \
+        [0, 0, 0, 0, 1, 3, 1, 1, 1]

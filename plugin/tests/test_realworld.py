@@ -12,6 +12,7 @@ import pytest
 
 from conftest import C4, S4, Capture, where
 from calcpcap import ip_packet, udp_l4
+from test_misc import stats_counts
 
 PASSES = pytest.mark.parametrize("two", [False, True], ids=["1pass", "2pass"])
 # Expert infos that blame the server or the bytes: none of them may come
@@ -19,6 +20,10 @@ PASSES = pytest.mark.parametrize("two", [False, True], ids=["1pass", "2pass"])
 BLAME = ["calc.mismatch", "calc.no_request", "calc.malformed_request",
          "calc.malformed_response", "calc.amplification",
          "calc.error_reply.unknown", "calc.retransmission"]
+# calc's expert infos of Warning severity.
+CALC_WARN = BLAME + ["calc.bad_request", "calc.too_long", "calc.tag_reused"]
+
+
 def tcp_info(info):
     """TCP's own Info of a segment reassembled later (4.0: "... [TCP segment
     of a reassembled PDU]", 4.4+: "... [TCP PDU reassembled in N]" in two
@@ -249,7 +254,9 @@ def test_first_segment_after_syn_lost(tshark, cap, capture, two, relative):
     t.send(b"2 #1\n4 #2\n", from_client=False)
     t = cap.tcp(other(C4, 40002), S4)
     t.send(b"1+1\n2+0\n4*4\n")
-    t.lose(b"2\n", from_client=False)     # equal values: no resync
+    # Equal values (1+1, 2+0), but the 2 lost bytes hold one response
+    # only, the oldest request's: the 2 after them is 2+0's.
+    t.lose(b"2\n", from_client=False)
     t.send(b"2\n16\n", from_client=False)
     names = ["calc.expression", "calc.result", "calc.tag",
              "calc.response_to", "calc.verified", "calc.unseen_request",
@@ -270,7 +277,7 @@ def test_first_segment_after_syn_lost(tshark, cap, capture, two, relative):
         # 2 #1 answers the lost 1+1 #1: said so, no blame.
         ["", "2|4", "1|2", "12", "1", "1", ""],
         ["1+1|2+0|4*4", "", "", "", "", "", ""],
-        ["", "2|16", "", "17", "1", "1", ""],
+        ["", "2|16", "", "17|17", "1|1", "", ""],
     ]
 
 
@@ -379,10 +386,180 @@ def test_client_on_a_calc_port(tshark, cap, capture, two):
     assert [[r[n] for n in names[:4]] for r in tb[3:]] == [
         ["1", "", "", ""], ["2", "4", "1", ""],
         ["1", "", "", "1"], ["2", "6", "1", ""]]
+    # An expression: only a client sends it, so the guess is no guess.
     assert tb[5]["_ws.expert.message"] == (
-        "Server side guessed: no SYN captured and both ports are calc's; "
-        "taken as this message's receiver (port 4001)")
+        "Server side from this message's content: no SYN captured and both "
+        "ports are calc's; this message is not a calc reply: only a client "
+        "sends it, so its receiver serves (port 4001)")
 
+
+# Both ports calc's, no SYN: a capture started mid-connection.
+CLI, SRV = ("192.0.2.1", 4000), ("192.0.2.2", 4001)
+GUESS_OPEN = ("Server side guessed: no SYN captured and both ports are "
+              "calc's; taken as this message's %s (port %d), until the "
+              "content shows which side serves")
+TURNED = ("Server side turned round by this message: it is not a calc "
+          "reply: only a client sends it, so its receiver serves (port 4001); "
+          "the messages before it were %s the other way round")
+
+
+def side_notes(tb):
+    return [[m for m in r["_ws.expert.message"].split("|")
+             if m.startswith("Server side")] for r in tb]
+
+
+@PASSES
+def test_reply_first_turns_the_guess_tcp(tshark, cap, capture, two):
+    t = cap.tcp(CLI, SRV, handshake=False)
+    t.send(b"2\n42\n", from_client=False)  # the rest of a line, 42 answers
+    t.send(b"0\n5-1\n")                     # what was not captured; 5-1
+    t.send(b"4\n", from_client=False)
+    t.send(b"7\n")
+    t.send(b"7\n", from_client=False)
+    names = ["calc.type", "calc.result", "calc.expression",
+             "calc.response_to", "calc.verified", "calc.unseen_request",
+             "_ws.col.Info", "_ws.expert.message"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    rows = [[r[n] for n in names[:7]] for r in tb]
+    # One pass shows 42 as the guess took it: a request to port 4000 (the
+    # first segment's receiver); from 5-1 on, each pass is the same.
+    assert rows[0] == (["2", "42", "", "", "", "1",
+                        "Rest of a line, Response 42"] if two else
+                       ["1", "", "42", "", "", "",
+                        "Rest of a line, Request 42"])
+    assert rows[1:] == [
+        ["1", "", "5-1", "", "", "", "Rest of a line, Request 5-1"],
+        ["2", "4", "", "2", "1", "", "Response 4 (5-1)"],
+        ["1", "", "7", "", "", "", "Request 7"],
+        ["2", "7", "", "4", "1", "", "Response 7 (7)"]]
+    notes = side_notes(tb)
+    assert notes[0] == [
+        "Server side guessed: no SYN captured and both ports are calc's; "
+        "this message's sender (port 4001), as the content of frame 2 shows "
+        "(first taken the other way round)"] if two else \
+        [GUESS_OPEN % ("receiver", 4000)]
+    assert notes[1] == [TURNED % ("first taken" if two else "shown")]
+    assert notes[2:] == [[], [], []]
+
+
+@PASSES
+@pytest.mark.parametrize("port", [4001, 4000])      # 4000: equal ports
+def test_reply_first_turns_the_guess_udp(tshark, cap, capture, two, port):
+    srv = other(SRV, port)
+    cap.udp(srv, CLI, b"42")             # the answer to what came before
+    cap.udp(CLI, srv, b"5-1")
+    cap.udp(srv, CLI, b"4")
+    cap.udp(CLI, srv, b"7")
+    cap.udp(srv, CLI, b"7")
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "calc.mismatch", "calc.no_request", "_ws.col.Info"]
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    assert [[r[n] for n in names] for r in tb] == [
+        # UDP's response without a request, as test_reply_without_request
+        ["2", "", "", "", "1", "Response 42"] if two else
+        ["1", "", "", "", "", "Request 42"],
+        ["1", "", "", "", "", "Request 5-1"],
+        ["2", "2", "1", "", "", "Response 4 (5-1)"],
+        ["1", "", "", "", "", "Request 7"],
+        ["2", "4", "1", "", "", "Response 7 (7)"]]
+
+
+@PASSES
+def test_error_reply_first_decides_the_side(tshark, cap, capture, two):
+    t = cap.tcp(CLI, SRV, handshake=False)
+    t.send(b"5\nERR zero-division: division by zero\n", from_client=False)
+    t.send(b"3\n2*3\n")
+    t.send(b"6\n", from_client=False)
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "calc.unseen_request", "_ws.expert.message"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    assert [[r[n] for n in names[:4]] for r in tb] == [
+        ["2", "", "", "1"], ["1", "", "", ""], ["2", "2", "1", ""]]
+    assert side_notes(tb) == [[
+        "Server side from this message's content: no SYN captured and both "
+        "ports are calc's; this message is a calc reply no client sends "
+        "(ERR, inf, nan), so its sender serves (port 4001)"], [], []]
+
+
+@PASSES
+def test_numbers_then_an_expression_confirm_the_guess(tshark, cap, capture,
+                                                      two):
+    t = cap.tcp(CLI, SRV, handshake=False)
+    t.send(b"9\n7\n")                   # request first: the guess is right
+    t.send(b"1\n7\n", from_client=False)
+    t.send(b"2*3\n")
+    t.send(b"6\n", from_client=False)
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "_ws.expert.message"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    # Under the open guess, 7 answering 7 is paired but not verified (the
+    # roles may be the other way round); settled, two passes verify it.
+    assert [[r[n] for n in names[:3]] for r in tb] == [
+        ["1", "", ""], ["2", "1", "1" if two else ""], ["1", "", ""],
+        ["2", "3", "1"]]
+    assert side_notes(tb) == [[
+        "Server side guessed: no SYN captured and both ports are calc's; "
+        "this message's receiver (port 4001), as the content of frame 3 "
+        "confirms"] if two else [GUESS_OPEN % ("receiver", 4001)], [], [], []]
+
+
+@PASSES
+@pytest.mark.parametrize("numbers", [16, 17])
+def test_guess_log_limit(tshark, cap, capture, two, numbers):
+    # CALC_GUESS_MAX (16) messages are kept while the side is a guess:
+    # with 16 before the evidence it still turns, with 17 it stands.
+    for i in range(numbers):
+        if i % 2 == 0:
+            cap.udp(SRV, CLI, b"%d" % (i // 2))
+        else:
+            cap.udp(CLI, SRV, b"%d" % (i // 2 + 1))
+    cap.udp(CLI, SRV, b"5-1")
+    cap.udp(SRV, CLI, b"4")
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "_ws.expert.message"]
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    types = [r["calc.type"] for r in tb]
+    if numbers == 16:
+        assert types[-2:] == ["1", "2"]
+        assert tb[-1]["calc.response_to"] == str(numbers + 1)
+        assert types[:numbers] == (["2", "1"] * 8 if two else ["1", "2"] * 8)
+        # two passes pair what one pass took the other way round, and
+        # verify it; one pass verifies nothing under the open guess
+        assert [r["calc.response_to"] for r in tb[:numbers]] == (
+            [""] + [x for j in range(2, 15, 2) for x in ("", str(j))] + [""]
+            if two else [x for j in range(1, 16, 2) for x in ("", str(j))])
+        assert [r["calc.verified"] for r in tb[:numbers]] == (
+            [""] + ["", "1"] * 7 + [""] if two else [""] * numbers)
+    else:
+        assert types == ["1", "2"] * 8 + ["1", "2", "1"]
+        assert side_notes(tb)[0] == [
+            "Server side guessed: no SYN captured and both ports are calc's; "
+            "taken as this message's receiver (port 4000): no message up to "
+            "frame 17 showed which side serves"] if two else \
+            [GUESS_OPEN % ("receiver", 4000)]
+
+
+
+@PASSES
+@pytest.mark.parametrize("second", [4096, 4097])
+def test_guess_log_bytes(tshark, cap, capture, two, second):
+    # CALC_GUESS_BYTES (8192) of messages are kept while the side is a
+    # guess: 4096 + 4096 bytes still turn, 4096 + 4097 stand.
+    cap.udp(SRV, CLI, b"1" * 4096)
+    cap.udp(CLI, SRV, b"2" * second)
+    cap.udp(CLI, SRV, b"5-1")
+    cap.udp(SRV, CLI, b"4")
+    tb = tshark.table(capture(cap), ["calc.type", "calc.response_to"],
+                      two_pass=two)
+    if second == 4096:
+        assert [r["calc.type"] for r in tb] == (
+            ["2", "1", "1", "2"] if two else ["1", "2", "1", "2"])
+        assert tb[3]["calc.response_to"] == "3"
+    else:
+        assert [r["calc.type"] for r in tb] == ["1", "2", "2", "1"]
 
 # ---- 8. other protocols on calc's ports -----------------------------------
 
@@ -418,6 +595,12 @@ def test_other_protocols_are_given_up(tshark, cap, capture, two):
     assert all(":calc" not in r[0] for r in rows[5:10])
     assert rows[8][0].endswith(":http") and rows[9][0].endswith(":http")
     assert rows[10][1] == ("" if two else "1")        # judged at the reply
+    # No Warning on it; "what?", answered ERR, is calc: refused (a
+    # Warning) once known, from the second pass on.
+    tb = tshark.table(path, CALC_WARN, two_pass=two)
+    for n in CALC_WARN:
+        assert where(tb, n) == ([15] if two and n == "calc.bad_request"
+                                else []), n
     assert rows[11][1] == ""
     assert [r[1] for r in rows[12:]] == ["1", "2", "1", "2"]
     assert tshark.fields(path, ["calc.type"], "-Y", "calc.mismatch || "
@@ -428,6 +611,112 @@ def test_other_protocols_are_given_up(tshark, cap, capture, two):
                          "calc", two_pass=two)
     assert "icq" in rows[0][0] and rows[4][0].endswith(":opsi")
 
+
+def warnings(row):
+    """Expert infos of Warning severity (or worse) on a frame."""
+    return [s for s in row["_ws.expert.severity"].split("|")
+            if s and int(s) >= 0x00600000]
+
+
+@PASSES
+def test_text_protocols_given_up_at_the_reply(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4)                              # frames 1-7
+    t.send(b"HELLO server\r\n")
+    t.send(b"220 welcome\r\n", from_client=False)
+    t.send(b"QUIT\r\n")
+    t.send(b"OK\r\n", from_client=False)
+    t = cap.tcp(other(C4, 40001), other(S4, 4002))   # frames 8-11
+    t.send(b"HELLO server\r\n")
+    t.send(b"OK\r\n", from_client=False)
+    j = other(C4, 40002)                             # frames 12-14
+    cap.udp(j, S4, b'{"op":"add","a":1,"b":2}')
+    cap.udp(S4, j, b'{"result":3}')
+    cap.udp(j, S4, b'{"op":"sub","a":1,"b":2}')
+    names = ["frame.protocols", "calc.type"] + CALC_WARN
+    path = capture(cap)
+    tb = tshark.table(path, names, two_pass=two)
+    # Only the first request of each is calc in one pass: it could be
+    # garbage that calcd answers ERR.  It carries no Warning; the reply
+    # shows it is not calc, and every frame after it is given up.  Two
+    # passes give up all of them (the judgement is the first pass's).
+    assert where(tb, "calc.type") == ([] if two else [4, 11, 13])
+    for n in CALC_WARN:
+        assert where(tb, n) == [], n
+    # Given up on TCP 4002, OPSI (the port's owner before calc) has it (in
+    # two passes it waits for more of a PDU: TCP segments); on TCP 4000,
+    # which had no owner, data; on UDP 4000, ICQ, which refuses JSON as it
+    # does without the plugin: data.
+    assert [i + 1 for i, r in enumerate(tb)
+            if r["frame.protocols"].endswith(":opsi")] == ([] if two else [12])
+    assert [i + 1 for i, r in enumerate(tb)
+            if r["frame.protocols"].endswith(":tcp:data")] == (
+        [4, 5, 6, 7] if two else [5, 6, 7])
+    assert [i + 1 for i, r in enumerate(tb)
+            if r["frame.protocols"].endswith(":udp:data")] == (
+        [13, 14, 15] if two else [14, 15])
+    # With calc disabled, as tshark without the plugin: data, OPSI waiting
+    # for the rest of a PDU on 4002 (TCP segments), ICQ refusing JSON.
+    tb = tshark.table(path, ["frame.protocols"], "--disable-protocol", "calc",
+                      two_pass=two)
+    assert [r["frame.protocols"].rsplit(":", 1)[-1] for r in tb[3:]] == (
+        ["data"] * 4 + ["tcp"] * 5 + ["data"] * 3)
+
+
+@PASSES
+def test_other_request_lines_given_up_at_once(tshark, cap, capture, two):
+    t = cap.tcp(C4, other(S4, 4001))                 # frames 1-5
+    t.send(b"OPTIONS rtsp://192.0.2.2/ RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+    t.send(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n", from_client=False)
+    t = cap.tcp(other(C4, 40001), S4)                # frames 6-9
+    t.send(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+    t.send(b"SSH-2.0-OpenSSH_9.2p1\r\n", from_client=False)
+    cap.udp(other(C4, 40002), S4,                    # frame 10
+            b"OPTIONS sip:calc@192.0.2.2 SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n")
+    tb = tshark.table(capture(cap), ["frame.protocols", "calc.type"],
+                      two_pass=two)
+    # A request no calc client sends: given up in its own frame, in one
+    # pass as in two; TCP's and UDP's dissectors then have it (data on
+    # these ports; SIP's UDP heuristic takes its request).
+    assert where(tb, "calc.type") == []
+    assert [tb[i]["frame.protocols"].rsplit(":", 1)[-1]
+            for i in (3, 4, 8, 9)] == ["data"] * 4
+    assert tb[10]["frame.protocols"].endswith(":udp:sip")
+
+
+@PASSES
+def test_garbage_answered_err_is_calc(tshark, cap, capture, two):
+    t = cap.tcp(C4, S4)                              # frames 1-7
+    t.send(b"HELLO server\r\n")
+    t.send(b"ERR unsupported: name 'HELLO' at position 1\n",
+           from_client=False)
+    t.send(b"QUIT\r\n")
+    t.send(b"ERR unsupported: name 'QUIT' at position 1\n", from_client=False)
+    j = other(C4, 40002)                             # frames 8-9
+    cap.udp(j, S4, b'{"op":"add"}')
+    cap.udp(S4, j, b"ERR unsupported")
+    t = cap.tcp(other(C4, 40003), S4)                # legacy: 10-14
+    t.send(b"hello")
+    t.send(b"ERR unsupported: name 'hello' at position 1", from_client=False,
+           wait=0.02)
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "calc.bad_request", "calc.error.kind", "calc.framing",
+             "_ws.expert.severity"]
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    rows = [[r[n] for n in names[:6]] for r in tb if r["calc.type"]]
+    # The first request of each waits for its reply to be judged: no
+    # Warning in one pass; two passes know it is calc.
+    refused = "1" if two else ""
+    assert rows == [
+        ["1", "", "", refused, "", "2"],
+        ["2", "4", "1", "", "unsupported", "2"],
+        ["1", "", "", "1", "", "2"],
+        ["2", "6", "1", "", "unsupported", "2"],
+        ["1", "", "", refused, "", "1"],
+        ["2", "8", "1", "", "unsupported", "1"],
+        ["1", "", "", refused, "", "3"],
+        ["2", "13", "1", "", "unsupported", "3"]]
+    assert [len(warnings(r)) for r in tb if r["calc.type"] == "1"] == (
+        [1, 1, 1, 1] if two else [0, 1, 0, 0])
 
 # ---- 9. the legacy request in two pieces ----------------------------------
 
@@ -507,6 +796,16 @@ def test_stats_average_from_real_values(tshark, cap, capture):
     line = [l for l in out.splitlines() if l.startswith("Response time (ms)")]
     assert line, out
     assert "0.25" in line[0] or "0.2500" in line[0], line[0]
+    # Sub-millisecond ranges, in microseconds: 190 and 310.
+    ranges = {l.split()[0]: l.split()[1] for l in out.splitlines()
+              if l.startswith(" ") and l.split()[0][0].isdigit()}
+    assert ranges == {"0-49": "0", "50-99": "0", "100-249": "1",
+                      "250-499": "1", "500-999": "0", "1000-9999": "0",
+                      "10000-99999": "0", "100000-999999": "0",
+                      "1000000-": "0"}, out
+    row = [l.split() for l in out.splitlines()
+           if l.startswith("Response time ranges (us)")]
+    assert row and row[0][4:8] == ["2", "250.00", "190", "310"], out
 
 
 def test_service_response_time(tshark, cap, capture):
@@ -614,3 +913,298 @@ def test_verification_budget_counts_evaluator_work(tshark, cap, capture,
              r["calc.not_verified_budget"]) for r in tb[1::2]] == \
         [(str(big % (1000003 + k)), "1" if k == 0 else "",
           "" if k == 0 else "1") for k in range(4)]
+
+
+# ---- the red team's follow-ups (#10): many responses lost, reordered
+# ---- datagrams, responses before their requests, what was not captured
+
+SCAN_MAX = 256      # plugin/calc-pair.c CALC_SCAN_MAX
+REORDER_MAX = 32    # plugin/calc-pair.c CALC_REORDER_MAX
+EARLY_MAX = 8       # plugin/calc-pair.c CALC_EARLY_MAX
+UNCAPTURED = ["calc.response_not_captured", "calc.no_response",
+              "calc.unseen_request", "calc.uncertain"]
+
+
+def count(t, name):
+    """Occurrences of an expert info in a table (one per message)."""
+    return sum(len(r[name].split("|")) for r in t if r[name])
+
+
+def pipeline(cap, n, lost_bytes, first_sent, per=10):
+    """A TCP connection pipelining n untagged requests (per per segment)
+    whose responses from the first_sent-th on are captured, and lost_bytes
+    of the server's bytes before them are not; then 7*7 and 49.  Returns
+    the frame of each request."""
+    t = cap.tcp(C4, S4)
+    frames = []
+    for i in range(0, n, per):
+        t.send(b"".join(b"%d+0\n" % (1000000 + k)
+                        for k in range(i, min(n, i + per))))
+        frames += [cap.count] * (min(n, i + per) - i)
+    for i in range(0, lost_bytes, 1400):
+        t.lose(b"x" * min(1400, lost_bytes - i), from_client=False)
+    t.send(b"".join(b"%d\n" % (1000000 + k) for k in range(first_sent, n)),
+           from_client=False)
+    t.send(b"7*7\n")
+    t.send(b"49\n", from_client=False)
+    return frames
+
+
+@PASSES
+@pytest.mark.parametrize("lost", [SCAN_MAX - 1, SCAN_MAX, SCAN_MAX + 1, 600])
+def test_many_responses_lost_in_a_gap(tshark, cap, capture, two, lost):
+    # An untagged pipeline whose first `lost` responses (8 bytes each,
+    # several KB) are lost: the lost bytes hold those requests' expected
+    # answers, so they are retired as not captured and pairing resumes
+    # at once, at and past the scan's bound.
+    n = lost + 20
+    frames = pipeline(cap, n, 8 * lost, lost)
+    names = ["calc.response_to", "calc.verified"] + UNCAPTURED + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    reply = tb[frames[-1]]                    # the frame after the requests
+    assert reply["calc.response_to"] == "|".join(str(f)
+                                                 for f in frames[lost:])
+    assert reply["calc.verified"] == "|".join(["1"] * 20)
+    assert [r["calc.response_to"] for r in tb[-2:]] == [
+        "", str(frames[-1] + 2)]
+    assert tb[-1]["calc.verified"] == "1"
+    assert count(tb, "calc.response_not_captured") == (lost if two else 0)
+    for n in UNCAPTURED[1:]:
+        assert where(tb, n) == [], n
+
+
+@PASSES
+@pytest.mark.parametrize("behind", [SCAN_MAX - 1, SCAN_MAX, 2 * SCAN_MAX,
+                                    2 * SCAN_MAX + 44])
+def test_lost_bytes_fewer_than_the_answers(tshark, cap, capture, two,
+                                           behind):
+    # 700 responses lost, in fewer bytes than their expected answers take
+    # (shorter answers, refusals): the lost bytes retire 700 - behind
+    # requests, the first response after them is `behind` requests
+    # further.  Within CALC_SCAN_MAX it is found by its answer; past it, in
+    # the next CALC_SCAN_MAX; past that, a response retires the oldest
+    # CALC_SCAN_MAX (its request may be in what was not captured: a
+    # Note), and pairing is back in step within a few responses.
+    lost, n = 700, 720
+    frames = pipeline(cap, n, 8 * (lost - behind), lost)
+    names = ["calc.response_to", "calc.verified"] + UNCAPTURED + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    reply = tb[frames[-1]]
+    paired = reply["calc.response_to"].split("|")
+    unseen = 0 if behind < 2 * SCAN_MAX else 1
+    assert paired == [str(f) for f in frames[lost + unseen:]]
+    assert reply["calc.verified"] == "|".join(["1"] * (20 - unseen))
+    assert count(tb, "calc.unseen_request") == unseen
+    assert tb[-1]["calc.response_to"] == str(frames[-1] + 2)
+    assert count(tb, "calc.response_not_captured") == \
+        (lost + unseen if two else 0)
+    assert where(tb, "calc.no_response") == []
+    assert where(tb, "calc.uncertain") == []
+
+
+def cut_capture(cap):
+    """300 pipelined requests whose responses come in one segment the
+    capture cut after 100 bytes (12 whole, one cut); then 7*7 and 49.  Over
+    UDP, a response cut, and one wanting a request."""
+    t = cap.tcp(C4, S4)
+    t.send(b"".join(b"%d+0\n" % (1000000 + k) for k in range(300)))
+    t.send(b"".join(b"%d\n" % (1000000 + k) for k in range(300)),
+           from_client=False, snaplen=54 + 100)
+    t.send(b"7*7\n")
+    t.send(b"49\n", from_client=False)
+    cap.udp(other(C4, 40001), S4, b"2**100")
+    cap.udp(S4, other(C4, 40001), b"1267650600228229401496703205376",
+            snaplen=42 + 5)
+    cap.udp(other(C4, 40001), S4, b"3*3")
+    cap.udp(S4, other(C4, 40001), b"9")
+    return t
+
+
+@PASSES
+def test_responses_cut_are_not_captured(tshark, cap, capture, two):
+    # Requests whose responses the capture cut say so (a Note, second
+    # pass), never "No response seen"; the 288 whose responses were in the
+    # frame's bytes past the snapshot length likewise.
+    cut_capture(cap)
+    path = capture(cap)
+    names = ["calc.response_to", "calc.verified", "calc.cut"] + UNCAPTURED \
+        + BLAME
+    tb = tshark.table(path, names, two_pass=two)
+    no_blame(tb)
+    assert tb[4]["calc.response_to"] == "|".join(["4"] * 12)
+    assert tb[4]["calc.cut"] == "1"
+    assert tb[6]["calc.response_to"] == "6"            # 49 (7*7)
+    assert [tb[i]["calc.response_to"] for i in (8, 10)] == ["", "10"]
+    assert tb[8]["calc.cut"] == "1"
+    assert count(tb, "calc.response_not_captured") == (289 if two else 0)
+    assert where(tb, "calc.no_response") == []
+    assert where(tb, "calc.uncertain") == []
+    # The service response time and the stats tree count them apart.
+    rtd = tshark.run("-r", path, "-q", "-z", "calc,rtd", *(["-2"] if two
+                                                          else []))
+    assert ("Open requests: %d" % (0 if two else 289)) in rtd, rtd
+    assert "Discarded responses: 0" in rtd, rtd
+    tree = stats_counts(tshark.run("-r", path, "-q", "-z", "calc,tree",
+                                   *(["-2"] if two else [])))
+    rq = "Requests, response not captured"
+    assert tree[(rq, rq)] == (289 if two else 0)
+    rs = "Responses cut or after a gap"
+    assert tree[(rs, rs)] == 2
+    rw = "Responses without a request"
+    assert tree[(rw, rw)] == 0
+
+
+@PASSES
+def test_reordered_udp_responses_lose_no_request(tshark, cap, capture, two):
+    # Untagged datagrams answered out of order: a response matching a
+    # later request's answer leaves the earlier ones waiting, and each
+    # gets its own response when it comes.
+    for e in (b"1+1", b"2+2", b"3+3", b"4+4"):
+        cap.udp(C4, S4, e)
+    for r in (b"6", b"2", b"8", b"4"):                # 3+3, 1+1, 4+4, 2+2
+        cap.udp(S4, C4, r)
+    cap.udp(C4, S4, b"5+5")                           # never answered
+    names = ["calc.response_to", "calc.response_in", "calc.verified",
+             "calc.no_response"] + UNCAPTURED[:1] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    assert [[r[n] for n in names[:4]] for r in tb] == [
+        ["", fwd(two, "6"), "", ""], ["", fwd(two, "8"), "", ""],
+        ["", fwd(two, "5"), "", ""], ["", fwd(two, "7"), "", ""],
+        ["3", "", "1", ""], ["1", "", "1", ""], ["4", "", "1", ""],
+        ["2", "", "1", ""],
+        ["", "", "", fwd(two, "1")]]
+    assert where(tb, "calc.response_not_captured") == []
+
+
+@PASSES
+@pytest.mark.parametrize("late", [REORDER_MAX, REORDER_MAX + 1])
+def test_reordered_udp_response_at_the_bound(tshark, cap, capture, two,
+                                             late):
+    # The newest request is answered while `late` older ones wait, then
+    # those, oldest first: within CALC_REORDER_MAX every one pairs; past
+    # it the oldest was taken as unanswered (No response seen), and its
+    # late response, the answer of none still waiting, is said to answer
+    # a request the capture does not show (a Note), not the next one's.
+    for k in range(late + 1):
+        cap.udp(C4, S4, b"%d+0" % (100 + k))
+    cap.udp(S4, C4, b"%d" % (100 + late))
+    for k in range(late):
+        cap.udp(S4, C4, b"%d" % (100 + k))
+    names = ["calc.response_to", "calc.verified", "calc.no_response",
+             "calc.unseen_request"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    past = late > REORDER_MAX
+    assert [r["calc.response_to"] for r in tb[late + 1:]] == \
+        [str(late + 1)] + ([""] if past else ["1"]) + \
+        [str(k + 1) for k in range(1, late)]
+    assert where(tb, "calc.unseen_request") == ([late + 3] if past else [])
+    assert where(tb, "calc.no_response") == ([1] if past and two else [])
+
+
+@PASSES
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_response_before_its_request(tshark, cap, capture, two, tcp):
+    # Capture order is not sending order (UDP reordered before the capture
+    # point, timestamps of two interfaces): a tagged response with no
+    # request waiting pairs by tag with the request that comes after it
+    # (within CALC_EARLY_NS), said so; the first pass only says no request
+    # is seen yet, never a Warn the second pass would not raise.
+    if tcp:
+        t = cap.tcp(C4, S4)
+        send = lambda b, c, wait=None: t.send(b + b"\n", from_client=c,
+                                             wait=wait)
+    else:
+        send = lambda b, c, wait=None: (cap.udp(C4, S4, b, wait=wait) if c
+                                        else cap.udp(S4, C4, b, wait=wait))
+    base = cap.count
+    send(b"4 #7", False)
+    send(b"2+2 #7", True)
+    send(b"3*3", True)
+    send(b"9", False)
+    send(b"5 #8", False)                      # its request 2 s later:
+    send(b"2+3 #8", True, wait=2.0)           # not paired
+    names = ["calc.response_to", "calc.response_in", "calc.verified",
+             "calc.time", "calc.response_early", "calc.request_not_seen_yet",
+             "calc.no_response"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)[base:]
+    for n in BLAME:
+        assert where(tb, n) == ([5] if two and n == "calc.no_request"
+                                else []), n
+    assert [[r[n] for n in names[:7]] for r in tb] == [
+        [fwd(two, str(base + 2)), "", fwd(two, "1"), "", fwd(two, "1"),
+         "" if two else "1", ""],
+        ["", str(base + 1), "", "", "", "", ""],
+        ["", fwd(two, str(base + 4)), "", "", "", "", ""],
+        [str(base + 3), "", "1", tb[3]["calc.time"], "", "", ""],
+        ["", "", "", "", "", "" if two else "1", ""],
+        ["", "", "", "", "", "", fwd(two, "1")],
+    ]
+    assert tb[3]["calc.time"] != ""
+    out = tshark.run("-r", capture(cap), "-V", *(["-2"] if two else []))
+    if two:
+        assert "(captured before this request: paired by tag)" in out
+        assert "Response captured before its request (frame %d): paired " \
+            "by tag" % (base + 2) in out
+
+
+@PASSES
+@pytest.mark.parametrize("early", [EARLY_MAX, EARLY_MAX + 1])
+def test_responses_before_requests_at_the_bound(tshark, cap, capture, two,
+                                                early):
+    # CALC_EARLY_MAX tagged responses are kept for their requests; one
+    # more, and the oldest is forgotten: its request then has no response
+    # and the response none (the second pass's Warn).
+    for k in range(1, early + 1):
+        cap.udp(S4, C4, b"%d #%d" % (k + k, k))
+    for k in range(1, early + 1):
+        cap.udp(C4, S4, b"%d+%d #%d" % (k, k, k))
+    names = ["calc.response_to", "calc.response_in", "calc.no_request",
+             "calc.no_response", "calc.mismatch"]
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    past = early > EARLY_MAX
+    assert [r["calc.response_in"] for r in tb[early:]] == \
+        ([""] if past else []) + \
+        [str(k) for k in range(2 if past else 1, early + 1)]
+    assert where(tb, "calc.no_request") == ([1] if past and two else [])
+    assert where(tb, "calc.no_response") == \
+        ([early + 1] if past and two else [])
+    assert where(tb, "calc.mismatch") == []
+
+
+@PASSES
+@pytest.mark.parametrize("desegment", ["TRUE", "FALSE"])
+def test_gap_starting_inside_a_response(tshark, cap, capture, two,
+                                        desegment):
+    # The lost bytes start inside a response (its start held by TCP's
+    # reassembly, or shown cut): that one and those after it are retired
+    # by the lost bytes.  After a gap inside a line the first line is
+    # shown as the rest of one (here it is 1000278, whole: the dissector
+    # cannot know), and the 21 responses after it pair.
+    t = cap.tcp(C4, S4)
+    n = 300
+    for i in range(0, n, 50):
+        t.send(b"".join(b"%d+0\n" % (1000000 + k) for k in range(i, i + 50)))
+    reps = b"".join(b"%d\n" % (1000000 + k) for k in range(n))
+    t.send(reps[:20], from_client=False)       # 2 responses and 4 bytes
+    t.lose(reps[20:8 * 278], from_client=False)
+    t.send(reps[8 * 278:], from_client=False)
+    names = ["calc.framing", "calc.response_to", "calc.verified"] \
+        + UNCAPTURED + BLAME
+    tb = tshark.table(capture(cap), names, "-o",
+                      "calc.desegment:" + desegment, two_pass=two)
+    no_blame(tb)
+    assert tb[9]["calc.response_to"].split("|")[:2] == ["4", "4"]
+    assert tb[10]["calc.framing"] == "5|" + "|".join(["2"] * 21)
+    assert tb[10]["calc.response_to"] == "|".join(["9"] * 21)
+    assert tb[10]["calc.verified"] == "|".join(["1"] * 21)
+    # Held, the cut response's request is one of them; shown (reassembly
+    # off), it is paired with its start.
+    held = desegment == "TRUE"
+    assert count(tb, "calc.response_not_captured") == \
+        ((277 if held else 276) if two else 0)
+    for n in UNCAPTURED[1:]:
+        assert where(tb, n) == [], n
