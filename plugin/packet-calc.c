@@ -1301,13 +1301,11 @@ static int dissect_calc_tcp(tvbuff_t *tvb, packet_info *pinfo,
 {
   const struct tcpinfo *ti = (const struct tcpinfo *)data;
   /* A PROXY header opens a client's stream to the server behind a load
-   * balancer (calc-proxyhdr.c); calc's lines follow it.  (Where the side
-   * that serves must be guessed, a header's receiver is the server.) */
+   * balancer (calc-proxyhdr.c); calc's lines follow it. */
   int len = (int)tvb_captured_length(tvb);
   int hdr = 0;
   if (ti && ti->seq == 1 && len > 0 && !pinfo->flags.in_error_pkt &&
-      calc_to_server(calc_conv_find(pinfo, false, tvb_get_ptr(tvb, 0, len),
-                                    (size_t)len), pinfo))
+      calc_to_server(calc_conv_find(pinfo, false), pinfo))
     hdr = calc_proxyhdr_dissect(tvb, pinfo, tree);
   if (hdr < 0) return (int)tvb_captured_length(tvb);
   if (hdr == 0) return dissect_calc_tcp_common(tvb, pinfo, tree, data, false);
