@@ -336,3 +336,22 @@ int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
   if ((int32_t)(ti->nxtseq - d->next) > 0) d->next = ti->nxtseq;
   return CALC_POS_NEW;
 }
+
+bool calc_conv_tcp_acked_unseen(calc_conv *cv, int dir, packet_info *pinfo,
+                                const struct tcpinfo *ti)
+{
+  calc_tcp_dir *o = &cv->tcp[1 - dir];
+  if (!ti || !(ti->flags & TH_ACK) || !o->seen) return false;
+  uint32_t known = o->next;
+  if (o->unseen && (int32_t)(o->unseen_to - known) > 0) known = o->unseen_to;
+  int32_t ahead = (int32_t)(ti->lastackseq - known);
+  if (ahead <= 0 || (uint32_t)ahead > CALC_SEQ_WINDOW) return false;
+  /* The peer's FIN takes one sequence number and no byte. */
+  conversation_t *conv = find_conversation_pinfo(pinfo, 0);
+  struct tcp_analysis *tcpd =
+      conv ? get_tcp_conversation_data(conv, pinfo) : NULL;
+  if (ahead == 1 && (!tcpd || (tcpd->rev && tcpd->rev->fin))) return false;
+  o->unseen = true;
+  o->unseen_to = ti->lastackseq;
+  return true;
+}

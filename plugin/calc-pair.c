@@ -194,12 +194,60 @@ static void calc_queue_take(calc_queue *q, uint32_t i, bool older)
   if (q->len == 0) q->head = 0;
 }
 
+/* ---- holes: requests the capture does not show ---- */
+
+static bool calc_is_hole(const calc_txn *t)
+{
+  return t->nreq == 0;
+}
+
+void calc_track_hole(packet_info *pinfo, calc_conv *cv)
+{
+  calc_queue *q = &cv->untagged;
+  if (q->len && calc_is_hole(calc_queue_at(q, q->len - 1))) return;
+  calc_txn *t = (calc_txn *)calc_rec_alloc(sizeof *t);
+  t->flags = CALC_TXN_CUT;
+  t->req_frame = pinfo->num;
+  calc_queue_push(q, t);
+}
+
+/* Whether a hole waits among the first unanswered untagged requests
+ * (hidden requests may be tagged too). */
+static bool calc_hole_waits(const calc_conv *cv)
+{
+  for (uint32_t i = 0; i < cv->untagged.len && i < CALC_SCAN_MAX; i++)
+    if (calc_is_hole(calc_queue_at(&cv->untagged, i))) return true;
+  return false;
+}
+
+/* Whether holes are all that waits (no request the capture shows). */
+static bool calc_holes_only(const calc_conv *cv)
+{
+  if (cv->tagged.len || !cv->untagged.len) return false;
+  for (uint32_t i = 0; i < cv->untagged.len && i < CALC_SCAN_MAX; i++)
+    if (!calc_is_hole(calc_queue_at(&cv->untagged, i))) return false;
+  return true;
+}
+
+/* Remove the holes at the head of the untagged queue (a response paired
+ * by order past them: uncertain); true if any. */
+static bool calc_holes_pass(calc_conv *cv)
+{
+  bool any = false;
+  while (cv->untagged.len && calc_is_hole(calc_queue_at(&cv->untagged, 0))) {
+    calc_queue_take(&cv->untagged, 0, false);
+    any = true;
+  }
+  return any;
+}
+
 /* Bytes of t's response on a TCP line (" #<tag>" and LF included) when
  * the core's answer is known: what a server that answers right sends;
  * the fewest it can be when verification is on but t's answer was not
  * computed; 0 when nothing is known (verification off). */
 static uint64_t calc_txn_reply_wire(const calc_txn *t)
 {
+  if (calc_is_hole(t)) return 0; /* requests not shown: not known */
   uint64_t n = (uint64_t)t->exp_len + 1;
   if (!(t->flags & CALC_TXN_EXPECTED)) {
     /* Verified, but not this one (out of budget, cut): at least a byte
@@ -436,13 +484,13 @@ static bool calc_early_pair(packet_info *pinfo, calc_conv *cv, calc_txn *t,
 calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
                             const calc_req_view *v, const uint8_t *p,
                             size_t n, bool udp, bool legacy, bool verify,
-                            bool cut)
+                            bool cut, bool piece)
 {
   if (legacy && !cut && calc_legacy_joins(cv, pinfo))
     return calc_legacy_join(pinfo, cv, p, n, verify);
   if (v->empty && !cut) /* not answered: not a transaction */
     return calc_rec_of_msg(calc_rec_new(NULL, 0));
-  bool tagged = v->rq.has_tag && !cut;
+  bool tagged = v->rq.has_tag && !cut && !piece;
   calc_queue *q = tagged ? &cv->tagged : &cv->untagged;
   uint32_t req_hash = udp ? calc_hash32(p, n) : 0;
 
@@ -465,9 +513,10 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
   calc_expect e;
   bool expect = verify && !cut &&
                 calc_verify_expect(v, (const char *)p, n, udp, &e);
-  size_t info_len = calc_trim((const uint8_t *)v->rq.expr,
-                              cut ? v->rq.expr_len : v->shown);
+  size_t info_len = calc_trim(piece ? p : (const uint8_t *)v->rq.expr,
+                              piece ? n : cut ? v->rq.expr_len : v->shown);
   uint8_t il = calc_info_len(info_len);
+  if (piece) il |= CALC_INFO_CUT; /* the rest is in the next segment */
   size_t kept = expect ? calc_verify_kept(&e) : 0;
   size_t tl = tagged ? sizeof(uint32_t) : 0;
   calc_txn *t = (calc_txn *)calc_rec_alloc(sizeof *t + tl +
@@ -476,7 +525,8 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
     t->flags |= CALC_TXN_TAG;
     memcpy(t->bytes, &v->rq.tag, sizeof(uint32_t));
   }
-  memcpy(t->bytes + tl, v->rq.expr, il & ~CALC_INFO_CUT);
+  memcpy(t->bytes + tl, piece ? p : (const uint8_t *)v->rq.expr,
+         il & ~CALC_INFO_CUT);
   t->info_len = il;
   if (expect)
     calc_verify_keep(t, t->bytes + tl + (il & ~CALC_INFO_CUT), &e);
@@ -491,6 +541,7 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
   if (reused) t->flags |= CALC_TXN_TAG_REUSED;
   t->nreq = 1;
   if (!expect) t->classes = (uint8_t)(v->parsed ? v->classes : 0);
+  if (piece) t->classes |= CALC_TXN_TAG_OPEN;
   if (tagged && !reused && calc_early_pair(pinfo, cv, t, udp))
     return calc_rec_of_req(t); /* answered already */
   calc_queue_push(q, t);
@@ -505,6 +556,14 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
 static calc_queue *calc_order_queue(calc_conv *cv)
 {
   return cv->untagged.len ? &cv->untagged : &cv->tagged;
+}
+
+/* The request an untagged response would answer in order; NULL when none
+ * waits or a hole comes first (order says nothing then). */
+static calc_txn *calc_order_head(const calc_conv *cv)
+{
+  calc_txn *t = calc_queue_at(calc_order_queue((calc_conv *)cv), 0);
+  return t && !calc_is_hole(t) ? t : NULL;
 }
 
 /* After a gap: the one waiting request whose answer the response is;
@@ -562,12 +621,17 @@ static bool calc_resync_far(calc_conv *cv, const calc_reply_info *ri,
  * none of them. */
 static bool calc_order_checkable(const calc_conv *cv)
 {
+  uint32_t real = 0;
   for (int pass = 0; pass < 2; pass++) {
     const calc_queue *q = pass ? &cv->tagged : &cv->untagged;
-    for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++)
-      if (!(calc_queue_at(q, i)->flags & CALC_TXN_EXPECTED)) return false;
+    for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++) {
+      const calc_txn *t = calc_queue_at(q, i);
+      if (calc_is_hole(t)) continue;
+      if (!(t->flags & CALC_TXN_EXPECTED)) return false;
+      real++;
+    }
   }
-  return cv->untagged.len + cv->tagged.len > 0;
+  return real > 0;
 }
 
 bool calc_track_reply_is_whole(const calc_conv *cv, const uint8_t *p,
@@ -575,8 +639,7 @@ bool calc_track_reply_is_whole(const calc_conv *cv, const uint8_t *p,
 {
   calc_reply_info ri;
   if (calc_reply_parse((const char *)p, n, &ri) != 0) return false;
-  calc_queue *q = calc_order_queue((calc_conv *)cv);
-  calc_txn *t = calc_queue_at(q, 0);
+  calc_txn *t = calc_order_head(cv);
   return t && calc_verify_verdict(t, &ri) == CALC_VERDICT_MATCH;
 }
 
@@ -585,8 +648,7 @@ bool calc_track_reply_is_start(const calc_conv *cv, const uint8_t *p,
 {
   calc_reply_info ri;
   if (n == 0 || calc_reply_parse((const char *)p, n, &ri) != 0) return false;
-  calc_queue *q = calc_order_queue((calc_conv *)cv);
-  calc_txn *t = calc_queue_at(q, 0);
+  calc_txn *t = calc_order_head(cv);
   return t && !cv->unsync && calc_verify_may_continue(t, &ri);
 }
 
@@ -634,7 +696,7 @@ static void calc_cut_reply(calc_conv *cv, const uint8_t *p, size_t n,
 calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
                              const calc_reply_info *ri, const uint8_t *p,
                              size_t n, bool udp, bool whole, bool cut,
-                             bool legacy)
+                             bool legacy, bool piece)
 {
   uint32_t hash = udp ? calc_hash32(p, n) : 0;
   calc_queue *q = NULL;
@@ -642,6 +704,9 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
   calc_txn *t = NULL, *last = NULL;
   bool dup = false, tagless = false, uncertain = false, older = false;
   /* older: the requests before t will not be answered any more */
+  /* partial: a TCP line cut at the segment's end (no reassembly): its tag,
+   * if any, is in the rest, so it is no untagged response. */
+  bool partial = piece && !cut && !udp;
 
   /* A reply cut by the capture is matched by nothing: its tag, if any,
    * may be what was cut.  What follows may be out of step. */
@@ -659,7 +724,24 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
       !cv->tagged.len)
     return calc_reply_join(cv, p, n, whole);
 
-  if (ri->has_tag && !cut) {
+  /* calcd answers a connection's requests in order: a partial reply
+   * answers the oldest waiting request when all waiting are alike (tagged
+   * or not); else which one is not known yet (no pairing, and what follows
+   * pairs by tag or value). */
+  calc_txn *ut = calc_queue_at(&cv->untagged, 0);
+  calc_txn *tt = calc_queue_at(&cv->tagged, 0);
+  if (partial && ut && tt &&
+      (ut->req_frame == tt->req_frame || calc_is_hole(ut))) {
+    cv->unsync = true;
+    calc_msg *m = calc_rec_new(NULL, 0);
+    m->cut = 1;
+    return calc_rec_of_msg(m);
+  }
+  if (partial && tt && (!ut || tt->req_frame < ut->req_frame)) {
+    q = &cv->tagged;
+    t = calc_queue_at(q, 0);
+    uncertain = cv->unsync;
+  } else if (ri->has_tag && !cut) {
     q = &cv->tagged;
     for (uint32_t i = 0; i < q->len && i < CALC_SCAN_MAX; i++)
       if (calc_txn_tag(calc_queue_at(q, i)) == ri->tag) {
@@ -676,6 +758,16 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
         break;
       }
     }
+    /* The oldest waiting request may be a line's start whose tag was in
+     * its rest (no reassembly). */
+    calc_txn *h = calc_order_head(cv);
+    if (!t && !dup && h && (h->classes & CALC_TXN_TAG_OPEN) &&
+        cv->untagged.len) {
+      q = &cv->untagged;
+      at = 0;
+      t = h;
+      older = true;
+    }
   } else {
     /* Untagged: an untagged request, or else, from a server that ignores
      * tags (the original programs read them as comments), a tagged one;
@@ -683,6 +775,10 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
     last = cv->answered;
     dup = udp && last && last->nrep < last->nreq &&
           calc_txn_udp(last)[1] == hash;
+    /* After a gap, or where a hole in the requests comes first, order
+     * alone says nothing. */
+    calc_txn *h = calc_queue_at(&cv->untagged, 0);
+    bool unsure = cv->unsync || (h && calc_is_hole(h));
     if (!dup && !cut && udp) {
       for (int pass = 0; !t && pass < 2; pass++) {
         calc_queue *c = pass ? &cv->tagged : &cv->untagged;
@@ -696,17 +792,25 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
           }
         }
       }
-    } else if (!dup && cv->unsync && calc_resync_far(cv, ri, &q, &at)) {
+    } else if (!dup && unsure && !partial &&
+               calc_resync_far(cv, ri, &q, &at)) {
       t = calc_queue_at(q, at);
       cv->unsync = false;
-    } else if (!dup && cv->unsync && calc_order_checkable(cv)) {
+    } else if (!dup && unsure && !partial && calc_order_checkable(cv)) {
       /* After a gap, an answer no waiting request has answers one the
        * capture does not show. */
       calc_msg *m = calc_rec_new(NULL, 0);
       m->unseen = 1;
       return calc_rec_of_msg(m);
     }
+    if (!dup && !t && !udp && calc_holes_only(cv)) {
+      /* Only hidden requests wait: this answers one of them. */
+      calc_msg *m = calc_rec_new(NULL, 0);
+      m->unseen = 1;
+      return calc_rec_of_msg(m);
+    }
     if (!dup && !t) {
+      bool passed = !udp && calc_holes_pass(cv); /* given up on */
       q = calc_order_queue(cv);
       at = 0;
       if (udp && last && calc_txn_udp(last)[1] == hash)
@@ -723,7 +827,8 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
         m->unseen = 1;
         return calc_rec_of_msg(m);
       }
-      uncertain = t && (cv->unsync || cut || (t->flags & CALC_TXN_CUT));
+      uncertain = t && (unsure || passed || cut ||
+                        (t->flags & CALC_TXN_CUT));
     }
     tagless = t && q == &cv->tagged;
     older = t && q == &cv->untagged; /* answered in order */
@@ -781,7 +886,7 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
   }
   if (!dup) {
     calc_msg *m = calc_rec_new(NULL, 0);
-    m->unseen = cv->unsync || cut;
+    m->unseen = cv->unsync || cut || calc_hole_waits(cv);
     m->cut = cut;
     if (ri->has_tag && !cut) /* its request may come after it */
       calc_early_keep(pinfo, cv, m, ri, p, n, whole, hash);

@@ -54,11 +54,12 @@ typedef struct calc_txn {
   uint16_t req_n;          /* request bytes, CR/LF removed (UDP bound) */
   uint8_t flags;           /* CALC_TXN_* */
   uint8_t nreq, nrep;      /* requests (with retransmissions), responses
-                              (saturating) */
+                              (saturating); nreq 0: a hole (calc_track_hole) */
   uint8_t exp_kind;        /* calc_err of the expected reply */
   uint8_t bounded_kind;    /* UDP: calc_err of the reply shortened to the
                               amplification bound (= exp_kind when it fits) */
-  uint8_t classes;         /* CALC_CLASS_* bits of the expression */
+  uint8_t classes;         /* CALC_CLASS_* bits of the expression, and
+                              CALC_TXN_TAG_OPEN */
   uint8_t verdict : 4;     /* the first response's CALC_VERDICT_* */
   uint8_t reply : 4;       /* CALC_REPLY_SEEN_*: what the capture showed
                               of its response when it has none */
@@ -71,6 +72,9 @@ typedef struct calc_txn {
 } calc_txn;
 
 #define CALC_INFO_CUT 0x80u
+/* calc_txn.classes: the request is a line's start, not reassembled: its
+ * tag, if any, is in the rest (a tagged reply may answer it). */
+#define CALC_TXN_TAG_OPEN 0x80u
 
 /* calc_txn.reply: why a request has no response, or how it got one. */
 enum {
@@ -119,6 +123,12 @@ typedef struct calc_tcp_dir {
   bool boundary;           /* the data seen ends at a line's end */
   bool lost;               /* bytes before the next data are unknown */
   bool midline;            /* no reassembly: the last line was cut */
+  bool cut_open;           /* the last frame was cut by the capture: its
+                              line may go on in the next segment, unless
+                              the peer's data came in between */
+  bool unseen;             /* the peer ACKed bytes up to unseen_to that
+                              were never given to calc (a hole is filed) */
+  uint32_t unseen_to;
 } calc_tcp_dir;
 
 /* calc_conv.judged: whether the bytes are calc (case of other protocols
@@ -254,6 +264,12 @@ void calc_side_drop(calc_conv *cv);
 enum { CALC_POS_NEW = 0, CALC_POS_RESENT, CALC_POS_GAP };
 int calc_conv_tcp_pos(calc_conv *cv, int dir, packet_info *pinfo,
                       const struct tcpinfo *ti);
+/* First pass, TCP: whether this segment ACKs bytes of the other direction
+ * that calc was never given (lost before the capture point, or kept from
+ * dissectors by TCP: an out-of-order segment, a retransmission that
+ * overlaps seen bytes and carries new ones); each such range once. */
+bool calc_conv_tcp_acked_unseen(calc_conv *cv, int dir, packet_info *pinfo,
+                                const struct tcpinfo *ti);
 
 /* ---- calc-frames.c ---- */
 
@@ -282,20 +298,29 @@ void calc_frames_cleanup(void);
  * verify, compute what the core answers to it.  legacy: TCP bytes calcd
  * buffers as a legacy request, joined to the previous legacy request
  * while that one waits for more (docs/PROTOCOL.md, "Legacy mode").  cut:
- * captured cut, a placeholder that keeps the order. */
+ * captured cut, a placeholder that keeps the order.  piece: a line's
+ * start cut at the segment's end (no reassembly): its tag is not known. */
 calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
                             const calc_req_view *v, const uint8_t *p,
                             size_t n, bool udp, bool legacy, bool verify,
-                            bool cut);
+                            bool cut, bool piece);
 
 /* First pass: pair a response (parsed as ri) with its request; whole: the
  * response is complete (compare it); cut: captured cut (paired by order
  * only, never verified); legacy: an unterminated TCP reply, which may be
- * the rest of the previous one. */
+ * the rest of the previous one.  piece: a line cut at the segment's end
+ * (no reassembly): its tag is not known. */
 calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
                              const calc_reply_info *ri, const uint8_t *p,
                              size_t n, bool udp, bool whole, bool cut,
-                             bool legacy);
+                             bool legacy, bool piece);
+
+/* First pass, TCP: requests the capture does not show were sent here (a
+ * gap, a cut frame's uncaptured bytes, bytes TCP kept from calc): a hole
+ * in the order of requests, a placeholder transaction (nreq 0) that
+ * nothing displays.  A response that meets it pairs by tag or by value,
+ * or answers what the capture does not show; never by order alone. */
+void calc_track_hole(packet_info *pinfo, calc_conv *cv);
 
 /* First pass, TCP: lost bytes of the reply direction (a gap, or the end
  * of a frame the capture cut) hold the responses of the oldest waiting

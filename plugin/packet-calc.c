@@ -23,6 +23,7 @@
 
 #include <epan/packet.h>
 #include <epan/conversation.h>
+#include <epan/exceptions.h>
 #include <epan/expert.h>
 #include <epan/prefs.h>
 #include <epan/proto_data.h>
@@ -57,6 +58,9 @@ enum {
 #define CALC_KEY_CONTINUES G_MAXUINT32
 #define CALC_KEY_WHOLE_REPLY (G_MAXUINT32 - 1)
 #define CALC_KEY_REPLY_WAITS (G_MAXUINT32 - 2)
+/* Minus the call's layer number: bytes of an overlapping segment seen
+ * before (calc_tcp_overlap). */
+#define CALC_KEY_OVERLAP (G_MAXUINT32 - 16)
 
 /* Where the dissector stands. */
 static int proto_calc = -1;
@@ -456,6 +460,14 @@ static proto_tree *calc_add_head(tvbuff_t *tvb, packet_info *pinfo,
   return st;
 }
 
+/* Whether the message's n bytes are all there: not cut by the capture,
+ * and not a line cut at a segment's end (unless over-long already). */
+static bool calc_msg_whole(const calc_where *w, size_t n)
+{
+  return !w->cut && (w->framing != CALC_FRAMING_PARTIAL ||
+                     n > CALC_MAX_REQUEST_LEN);
+}
+
 static void calc_tap_queue(packet_info *pinfo, const calc_where *w,
                            const calc_tap_rec *r)
 {
@@ -483,13 +495,14 @@ static void calc_side_refile(calc_conv *cv, packet_info *pinfo)
       calc_req_view v;
       calc_view_request(&at, p, g->n, &v);
       r = calc_track_request(&at, cv, &v, p, g->n, g->udp, g->legacy,
-                             calc_verify && g->whole, g->cut);
+                             calc_verify && g->whole, g->cut,
+                             !g->whole && !g->cut);
     } else {
       calc_reply_info ri;
       calc_reply_parse((const char *)p, g->n, &ri);
-      if (g->cut) ri.has_tag = 0;
+      if (g->cut || !g->whole) ri.has_tag = 0; /* as dissect_calc_response */
       r = calc_track_response(&at, cv, &ri, p, g->n, g->udp, g->whole,
-                              g->cut, g->legacy);
+                              g->cut, g->legacy, !g->whole && !g->cut);
     }
     calc_rec_put(&at, g->key, r);
   }
@@ -509,8 +522,8 @@ static const calc_msg *calc_msg_of(packet_info *pinfo, uint32_t key,
   if (!PINFO_FD_VISITED(pinfo)) {
     /* A line cut at a segment's end is not verified, unless it is
      * over-long already; a message cut by the capture never is. */
-    bool whole = !w->cut && (w->framing != CALC_FRAMING_PARTIAL ||
-                             n > CALC_MAX_REQUEST_LEN);
+    bool whole = calc_msg_whole(w, n);
+    bool piece = !whole && !w->cut; /* a line cut at a segment's end */
     calc_rec r;
     if (!w->resent && w->cv->side == CALC_SIDE_OPEN) {
       /* Kept to be filed again once the side is settled; not verified
@@ -527,10 +540,10 @@ static const calc_msg *calc_msg_of(packet_info *pinfo, uint32_t key,
       r = calc_rec_of_msg(rm);
     } else if (v) {
       r = calc_track_request(pinfo, w->cv, v, p, n, w->udp, w->legacy,
-                             calc_verify && whole, w->cut);
+                             calc_verify && whole, w->cut, piece);
     } else {
       r = calc_track_response(pinfo, w->cv, ri, p, n, w->udp, whole, w->cut,
-                              w->framing == CALC_FRAMING_LEGACY);
+                              w->framing == CALC_FRAMING_LEGACY, piece);
     }
     calc_rec_put(pinfo, key, r);
   }
@@ -633,9 +646,13 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
                                  CALC_TYPE_REQUEST, w,
                                  calc_info_text(pinfo->pool, p, n, w->cut),
                                  NULL, first);
+  /* A line's start cut at the segment's end (no reassembly): the server
+   * reads the whole line, so neither its tag nor its syntax is known. */
+  bool piece = !w->cut && !calc_msg_whole(w, n);
   proto_item *ei = proto_tree_add_item(st, hf_calc_expression, tvb, offset,
-                                       (int)v.shown, ENC_ASCII);
-  if (v.rq.has_tag && !w->cut)
+                                       piece ? (int)calc_trim(p, n)
+                                             : (int)v.shown, ENC_ASCII);
+  if (v.rq.has_tag && !w->cut && !piece)
     proto_tree_add_uint(st, hf_calc_tag, tvb, offset + (int)v.rq.expr_len,
                         (int)(v.tag_end - v.rq.expr_len), v.rq.tag);
   if (st && v.parse_err == CALC_OK && v.parsed) {
@@ -665,7 +682,7 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
         n, (unsigned)CALC_MAX_REQUEST_LEN);
   else if (v.empty)
     expert_add_info(pinfo, ei, &ei_calc_empty_request);
-  else if (v.parse_err != CALC_OK && !waits)
+  else if (v.parse_err != CALC_OK && !waits && !piece)
     expert_add_info_format(pinfo, ei, &ei_calc_bad_request,
         "Request the server refuses: %s: %s", calc_err_token(v.parse_err),
         v.parse_msg ? v.parse_msg : "");
@@ -708,7 +725,7 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
   calc_tap_rec r = {0};
   r.type = CALC_TYPE_REQUEST;
   r.repeated = m && (m->repeats || m->resent);
-  r.malformed = v.parse_err != CALC_OK || v.binary;
+  r.malformed = (v.parse_err != CALC_OK && !piece) || v.binary;
   r.classes = v.classes;
   r.ops = v.ops;
   r.early = t && (t->reply & CALC_REPLY_SEEN_EARLY);
@@ -724,7 +741,11 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
 {
   calc_reply_info ri;
   int rc = calc_reply_parse((const char *)p, n, &ri);
-  if (w->cut) ri.has_tag = 0; /* its tag may be cut: not a tag */
+  /* A piece of a reply (cut by the capture, or going on in the next
+   * segment): its tag, if any, is in what is not here; what it lacks is
+   * not an error of the server. */
+  bool piece = !calc_msg_whole(w, n);
+  if (piece) ri.has_tag = 0;
   calc_msg rec;
   const calc_msg *m = calc_msg_of(pinfo, key, w, NULL, &ri, p, n, &rec);
   calc_txn *t = m ? m->txn : NULL;
@@ -753,12 +774,12 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
                           (int)ri.body_len, ENC_ASCII);
     if (ri.kind != CALC_OK)
       expert_add_info(pinfo, ri_item, &ei_calc_error_reply[ri.kind]);
-    else if (!w->cut)
+    else if (!piece)
       expert_add_info(pinfo, ri_item, &ei_calc_error_unknown);
   } else {
     ri_item = proto_tree_add_item(st, hf_calc_result, tvb, offset,
                                   (int)ri.body_len, ENC_ASCII);
-    if (rc != 0 && !w->cut)
+    if (rc != 0 && !piece)
       expert_add_info(pinfo, ri_item, &ei_calc_malformed_response);
   }
   if (ri.has_tag) {
@@ -800,7 +821,8 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
       expert_add_info(pinfo, ri_item, &ei_calc_unseen);
     else if (m && m->early && !PINFO_FD_VISITED(pinfo))
       expert_add_info(pinfo, ri_item, &ei_calc_request_not_seen_yet);
-    else if (!(ri.is_error && ri.kind == CALC_E_BUSY) && w->cv && !w->cut)
+    else if (!(ri.is_error && ri.kind == CALC_E_BUSY) && w->cv && !w->cut &&
+             !(m && m->cut))
       expert_add_info(pinfo, ri_item, &ei_calc_no_request);
     calc_tap_queue(pinfo, w, &r);
     return;
@@ -816,7 +838,7 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   r.matched = true;
   r.repeated = m->repeats != 0 && !m->joined;
   r.verdict = m->verdict;
-  r.classes = t->classes;
+  r.classes = t->classes & ~CALC_TXN_TAG_OPEN;
   calc_add_generated_uint(st, hf_calc_response_to, tvb, 0, 0, t->req_frame);
   nstime_t req_time = calc_txn_time(t);
   nstime_delta(&r.time, &pinfo->abs_ts, &req_time);
@@ -981,8 +1003,8 @@ static bool calc_starts_midline(calc_conv *cv, int dir, packet_info *pinfo,
     return p_get_proto_data(wmem_file_scope(), pinfo, proto_calc,
                             CALC_KEY_CONTINUES) != NULL;
   calc_tcp_dir *d = &cv->tcp[dir];
-  bool cont = d->midline || (pos == CALC_POS_GAP && d->lost);
-  d->midline = d->lost = false;
+  bool cont = d->midline || d->cut_open || (pos == CALC_POS_GAP && d->lost);
+  d->midline = d->lost = d->cut_open = false;
   if (cont)
     p_add_proto_data(wmem_file_scope(), pinfo, proto_calc,
                      CALC_KEY_CONTINUES, GUINT_TO_POINTER(1));
@@ -1033,6 +1055,59 @@ static bool calc_legacy_reply_waits(calc_conv *cv, packet_info *pinfo,
   return true;
 }
 
+/* First pass, TCP: what this segment tells of the bytes the capture does
+ * not show, before its messages are paired.  Requests sent there are a
+ * hole in the order of requests (calc_track_hole); replies there put
+ * pairing out of step. */
+static void calc_tcp_unseen(calc_conv *cv, int dir, packet_info *pinfo,
+                            const struct tcpinfo *ti, int pos)
+{
+  calc_tcp_dir *d = &cv->tcp[dir], *o = &cv->tcp[1 - dir];
+  if (pos == CALC_POS_GAP && dir == 0) {
+    /* One hole per range: the peer's ACK may have told of it already. */
+    if (!d->unseen) calc_track_hole(pinfo, cv);
+    d->unseen = false;
+  } else if (d->unseen && (int32_t)(d->next - d->unseen_to) >= 0) {
+    d->unseen = false;
+  }
+  if (calc_conv_tcp_acked_unseen(cv, dir, pinfo, ti)) {
+    cv->unsync = true;
+    if (dir == 1) calc_track_hole(pinfo, cv);
+  }
+  /* The peer's data came after a cut frame: it answered, or asked again,
+   * so the cut line ended in that frame (a sender that goes on with the
+   * same line sends its next segment first). */
+  if (o->cut_open) {
+    o->cut_open = false;
+    o->boundary = true;
+  }
+}
+
+/* A segment that starts before where its direction stands and goes past
+ * it (a retransmission that overlaps bytes seen and carries new ones,
+ * passed on by TCP): the number of bytes seen before, which are not
+ * decoded again (first pass: decided and saved per call); 0: none. */
+static bool calc_in_overlap; /* decoding the new bytes of one */
+
+static int calc_tcp_overlap(const calc_conv *cv, int dir, packet_info *pinfo,
+                            const struct tcpinfo *ti, int len)
+{
+  uint32_t key = CALC_KEY_OVERLAP - pinfo->curr_proto_layer_num;
+  if (calc_in_overlap) return 0;
+  if (PINFO_FD_VISITED(pinfo))
+    return GPOINTER_TO_INT(p_get_proto_data(wmem_file_scope(), pinfo,
+                                            proto_calc, key));
+  const calc_tcp_dir *d = &cv->tcp[dir];
+  if (!ti || ti->is_reassembled || !d->seen || d->frame == pinfo->num)
+    return 0;
+  int32_t back = (int32_t)(d->next - ti->seq);
+  if (back <= 0 || back >= len || (int32_t)(ti->nxtseq - d->next) <= 0)
+    return 0;
+  p_add_proto_data(wmem_file_scope(), pinfo, proto_calc, key,
+                   GINT_TO_POINTER(back));
+  return back;
+}
+
 /* TCP: lines, or legacy messages in a direction that never sent LF. */
 static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
                                    proto_tree *tree, void *data,
@@ -1063,9 +1138,33 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
   w.to_server = calc_to_server(cv, pinfo);
   int dir = w.to_server ? 0 : 1;
   calc_tcp_dir *d = &cv->tcp[dir];
+  int seen = calc_tcp_overlap(cv, dir, pinfo, ti, len);
+  if (seen > 0) {
+    proto_item *it = proto_tree_add_item(tree, proto_calc, tvb, 0, seen,
+                                         ENC_NA);
+    proto_item_append_text(it, ", TCP data seen before (%d bytes)", seen);
+    calc_add_resent(pinfo, it);
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "CALC");
+    col_add_str(pinfo->cinfo, COL_INFO, "Retransmitted data");
+    /* The new bytes, as TCP would pass them alone. */
+    struct tcpinfo sub = *ti;
+    sub.seq += (uint32_t)seen;
+    volatile int n = 0;
+    calc_in_overlap = true;
+    TRY {
+      n = dissect_calc_tcp_common(tvb_new_subset_remaining(tvb, seen), pinfo,
+                                  tree, &sub, heuristic);
+    } FINALLY {
+      calc_in_overlap = false;
+    } ENDTRY;
+    if (pinfo->desegment_len) pinfo->desegment_offset += seen;
+    return seen + n;
+  }
   int pos = PINFO_FD_VISITED(pinfo) ? CALC_POS_NEW
                                     : calc_conv_tcp_pos(cv, dir, pinfo, ti);
   w.resent = pos == CALC_POS_RESENT;
+  if (!PINFO_FD_VISITED(pinfo) && !w.resent)
+    calc_tcp_unseen(cv, dir, pinfo, ti, pos);
   bool cont = !w.resent && calc_starts_midline(cv, dir, pinfo, pos);
 
   /* The conversation is judged on its first message each way, not on the
@@ -1180,11 +1279,16 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
   }
   if (!PINFO_FD_VISITED(pinfo) && !w.resent) {
     d->midline = cut_line;
-    /* After a cut frame, the next data is taken to start a line (senders
-     * end segments with lines), but what was not captured may hold more
-     * of them: pairing is uncertain until it finds its step again. */
-    d->boundary = cut_frame || (len > 0 && raw[len - 1] == '\n');
-    if (cut_frame) cv->unsync = true;
+    /* What a cut frame did not capture may end its last line, hold more
+     * lines (requests: a hole), or go on into the next segment: that one
+     * starts with the rest of a line unless the peer's data comes first
+     * (calc_tcp_unseen).  Pairing is uncertain until it finds its step. */
+    d->boundary = !cut_frame && len > 0 && raw[len - 1] == '\n';
+    d->cut_open = cut_frame;
+    if (cut_frame) {
+      cv->unsync = true;
+      if (dir == 0) calc_track_hole(pinfo, cv);
+    }
     if (cut_frame && !w.to_server) /* responses in what was not captured */
       calc_track_lost_replies(cv, tvb_reported_length(tvb) - (unsigned)len,
                               shown_cut ? CALC_LOST_SHOWN : CALC_LOST_LINE);

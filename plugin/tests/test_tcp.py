@@ -85,7 +85,7 @@ def test_without_reassembly_pairs_stay_in_step(tshark, cap, capture):
         ["4", "12", "", "", "Request 12"],
         ["5|2", "5+5", "", "", "Rest of a line, Request 5+5"],
         ["2|2|2", "", "4|5|6", "1|1",      # the cut request: no verdict
-         "Response 0 (0), Response 1476 (12), Response 10 (5+5)"],
+         "Response 0 (0), Response 1476 (12\u2026), Response 10 (5+5)"],
     ]
     assert where(t, "calc.unterminated") == [5]
 
