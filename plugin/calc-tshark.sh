@@ -12,6 +12,9 @@
 # runs as nobody (setpriv), and every argument naming a file nobody cannot
 # read is copied into the world-readable stage first.  The stage is removed on exit.
 # CALC_WS_VERSION (e.g. "4.0") saves one tshark run to ask for the version.
+# CALC_TSHARK_WRAP, when set, is a command (split on spaces) tshark runs
+# under, as the same user, e.g. "valgrind --tool=callgrind" (the
+# instruction benchmark, bench/dissector/instructions.sh).
 set -eu
 
 if [ $# -lt 1 ] || [ ! -f "$1" ]; then
@@ -21,6 +24,7 @@ fi
 plugin=$1
 shift
 
+read -r -a wrap <<< "${CALC_TSHARK_WRAP:-}"
 version=${CALC_WS_VERSION:-}
 if [ -z "$version" ]; then
   version=$(tshark --version 2>/dev/null |
@@ -39,7 +43,7 @@ cp "$plugin" "$stage/$version/epan/calc.so"
 chmod -R a+rX "$stage"
 
 if [ "$(id -u)" -ne 0 ]; then
-  HOME=$stage WIRESHARK_PLUGIN_DIR=$stage tshark "$@"
+  HOME=$stage WIRESHARK_PLUGIN_DIR=$stage ${wrap[@]+"${wrap[@]}"} tshark "$@"
   exit $?
 fi
 
@@ -63,6 +67,7 @@ for a in "$@"; do
 done
 cd "$stage"
 rc=0
-asnobody env HOME="$stage" WIRESHARK_PLUGIN_DIR="$stage" tshark "${args[@]}" ||
+asnobody env HOME="$stage" WIRESHARK_PLUGIN_DIR="$stage" \
+  ${wrap[@]+"${wrap[@]}"} tshark "${args[@]}" ||
   rc=$?
 exit $rc
