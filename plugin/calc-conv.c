@@ -131,8 +131,11 @@ calc_conv *calc_conv_find(packet_info *pinfo, bool heuristic)
 
 bool calc_to_server(const calc_conv *cv, const packet_info *pinfo)
 {
-  return pinfo->destport == cv->srv_port &&
-         addresses_equal(&pinfo->dst, &cv->srv_addr);
+  bool to = pinfo->destport == cv->srv_port &&
+            addresses_equal(&pinfo->dst, &cv->srv_addr);
+  /* Turned round once the guess stood: what came before was filed, and
+   * is shown in every pass, as it was taken then. */
+  return cv->side_late && pinfo->num < cv->side_frame ? !to : to;
 }
 
 /* ---- the server side from the content ---- */
@@ -199,7 +202,7 @@ static void calc_side_turn(calc_conv *cv, packet_info *pinfo)
  * again, with verdicts, and turned round if it was wrong. */
 static bool calc_side_settle(calc_conv *cv, uint32_t frame, int says)
 {
-  cv->side = CALC_SIDE_SETTLED;
+  cv->side = says == CALC_SAYS_COUNT ? CALC_SIDE_STANDS : CALC_SIDE_SETTLED;
   cv->side_says = (uint8_t)says;
   cv->side_frame = frame;
   if (!cv->side_log || !cv->side_log->n) {
@@ -212,11 +215,29 @@ static bool calc_side_settle(calc_conv *cv, uint32_t frame, int says)
 
 bool calc_side_evidence(calc_conv *cv, packet_info *pinfo, int says)
 {
-  if (cv->side != CALC_SIDE_OPEN || says == CALC_SAYS_NOTHING ||
+  if (!calc_side_undecided(cv) || says == CALC_SAYS_NOTHING ||
       PINFO_FD_VISITED(pinfo))
     return false;
   bool from_client = calc_to_server(cv, pinfo);
-  if ((says == CALC_SAYS_SERVER) == from_client) calc_side_turn(cv, pinfo);
+  bool wrong = (says == CALC_SAYS_SERVER) == from_client;
+  if (cv->side == CALC_SIDE_STANDS) {
+    /* Nothing is logged to file again: from this frame on the roles are
+     * the content's; what waits was filed the other way round, so it
+     * pairs with nothing now, and order says nothing until a response
+     * finds its step. */
+    cv->side = CALC_SIDE_SETTLED;
+    cv->side_says = (uint8_t)says;
+    cv->side_frame = pinfo->num;
+    if (wrong) {
+      calc_side_turn(cv, pinfo);
+      cv->side_late = true;
+      calc_track_drop_waiting(cv, CALC_REPLY_SEEN_ROLES);
+      calc_side_unpair(cv);
+      cv->unsync = true;
+    }
+    return false;
+  }
+  if (wrong) calc_side_turn(cv, pinfo);
   return calc_side_settle(cv, pinfo->num, says);
 }
 

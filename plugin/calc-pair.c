@@ -315,6 +315,15 @@ void calc_track_lost_replies(calc_conv *cv, uint64_t lost, int start)
   }
 }
 
+void calc_track_drop_waiting(calc_conv *cv, unsigned why)
+{
+  for (int k = 0; k < 2; k++) {
+    calc_queue *q = k ? &cv->tagged : &cv->untagged;
+    for (uint32_t i = 0; i < q->len; i++) calc_queue_at(q, i)->reply |= why;
+    q->len = q->head = 0;
+  }
+}
+
 /* ---- legacy requests (TCP without LF) ---- */
 
 /* Whether n bytes at p end unfinished, as calcd tells (lib's rule). */

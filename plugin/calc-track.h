@@ -85,8 +85,11 @@ enum {
   CALC_REPLY_SEEN_EARLY = 1u << 1, /* its response was captured before it
                                       (rep_frame < req_frame), paired by
                                       tag when it came */
-  CALC_REPLY_SEEN_SKIPPED = 1u << 2 /* UDP: a newer request was answered
+  CALC_REPLY_SEEN_SKIPPED = 1u << 2, /* UDP: a newer request was answered
                                        first (reordered, or lost) */
+  CALC_REPLY_SEEN_ROLES = 1u << 3  /* filed under a guess of the server
+                                      side turned round later: perhaps no
+                                      request at all (calc_conv.side_late) */
 };
 
 /* What the first pass decided about one message. */
@@ -144,6 +147,9 @@ typedef struct calc_conv {
   uint8_t side;            /* CALC_SIDE_*: whether content may revise it */
   uint8_t side_says;       /* CALC_SAYS_* of the message that settled it */
   bool side_turned;        /* the guess was turned round at side_frame */
+  bool side_late;          /* ... once it stood (CALC_SIDE_STANDS): the
+                              frames before side_frame keep the roles
+                              they were shown with (calc_to_server) */
   uint32_t side_frame;     /* the frame whose content settled the guess */
   struct calc_side_book *side_log; /* messages filed under an open guess */
   uint8_t judged;          /* CALC_JUDGE_* */
@@ -180,8 +186,18 @@ enum {
 
 /* calc_conv.side: a guess (CALC_GUESS_FIRST) is OPEN until a message's
  * content shows which side serves (calc_side_says), then SETTLED: turned
- * round if the content contradicted it, never revised again. */
-enum { CALC_SIDE_KNOWN = 0, CALC_SIDE_OPEN, CALC_SIDE_SETTLED };
+ * round if the content contradicted it, never revised again.  Past the
+ * log's limit with nothing shown, the guess STANDS: unconfirmed, so
+ * nothing is verified, until a message's content settles it (turned
+ * round from that frame on, if it contradicts: calc_conv.side_late). */
+enum { CALC_SIDE_KNOWN = 0, CALC_SIDE_OPEN, CALC_SIDE_STANDS,
+       CALC_SIDE_SETTLED };
+
+/* Whether content may still decide the server side. */
+static inline bool calc_side_undecided(const calc_conv *cv)
+{
+  return cv->side == CALC_SIDE_OPEN || cv->side == CALC_SIDE_STANDS;
+}
 
 /* What a message's content says of its sender (calc_side_says). */
 enum {
@@ -247,7 +263,8 @@ void calc_conv_reset_cache(void);
  * so, which settles the guess, turned round (calc_conv.side_turned) if
  * it was wrong.  calc_side_log: keep a message filed under the open
  * guess (not verified then); past CALC_GUESS_MAX messages or
- * CALC_GUESS_BYTES, the guess stands (settled).  Both return true when
+ * CALC_GUESS_BYTES, the guess stands (CALC_SIDE_STANDS: evidence may
+ * still settle it, turning only what comes after).  Both return true when
  * settling dropped the pairs made under the guess: the messages are then
  * to be filed again (calc_side_logged, in order; then calc_side_drop),
  * the other way round if turned. */
@@ -333,6 +350,10 @@ enum {
   CALC_LOST_SHOWN          /* inside the response shown last, cut */
 };
 void calc_track_lost_replies(calc_conv *cv, uint64_t lost, int start);
+
+/* First pass: every waiting request waits no more, marked why
+ * (CALC_REPLY_SEEN_*): no "no response" is said of it. */
+void calc_track_drop_waiting(calc_conv *cv, unsigned why);
 
 /* TCP, line mode: whether an unterminated reply of n bytes at p is
  * whole anyway: the exact answer of the request it would pair with (the

@@ -380,7 +380,14 @@ static void calc_add_side_note(packet_info *pinfo, proto_item *ti,
     [CALC_SAYS_SERVER] = "a calc reply no client sends (ERR, inf, nan)"};
   if (pinfo->num == cv->first_frame) {
     w->side_noted = true;
-    if (cv->side == CALC_SIDE_OPEN)
+    if (cv->side_late) /* (later passes) the roles as first taken */
+      expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
+          "Server side guessed: no SYN captured and both ports are calc's; "
+          "taken as this message's %s (port %u), unconfirmed and not "
+          "verified, until the content of frame %u showed the other side "
+          "serves", role, w->to_server ? pinfo->destport : pinfo->srcport,
+          cv->side_frame);
+    else if (cv->side == CALC_SIDE_OPEN)
       expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
           "Server side guessed: no SYN captured and both ports are calc's; "
           "taken as this message's %s (port %u), until the content shows "
@@ -394,7 +401,8 @@ static void calc_add_side_note(packet_info *pinfo, proto_item *ti,
       expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
           "Server side guessed: no SYN captured and both ports are calc's; "
           "taken as this message's %s (port %u): no message up to frame %u "
-          "showed which side serves", role, cv->srv_port, cv->side_frame);
+          "showed which side serves, so nothing is verified until one does",
+          role, cv->srv_port, cv->side_frame);
     else
       expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
           "Server side guessed: no SYN captured and both ports are calc's; "
@@ -405,11 +413,18 @@ static void calc_add_side_note(packet_info *pinfo, proto_item *ti,
               : cv->side_turned ? "shows" : "confirms");
   } else if (cv->side_turned && pinfo->num == cv->side_frame) {
     w->side_noted = true;
-    expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
-        "Server side turned round by this message: it is %s, so its %s "
-        "serves (port %u); the messages before it were %s the other way "
-        "round", says[cv->side_says], role, cv->srv_port,
-        PINFO_FD_VISITED(pinfo) ? "first taken" : "shown");
+    if (cv->side_late)
+      expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
+          "Server side turned round by this message: it is %s, so its %s "
+          "serves (port %u); the messages before it stay shown the other "
+          "way round, not verified", says[cv->side_says], role,
+          cv->srv_port);
+    else
+      expert_add_info_format(pinfo, ti, &ei_calc_server_guess,
+          "Server side turned round by this message: it is %s, so its %s "
+          "serves (port %u); the messages before it were %s the other way "
+          "round", says[cv->side_says], role, cv->srv_port,
+          PINFO_FD_VISITED(pinfo) ? "first taken" : "shown");
   }
 }
 
@@ -494,7 +509,9 @@ static void calc_side_refile(calc_conv *cv, packet_info *pinfo)
       calc_req_view v;
       calc_view_request(&at, p, g->n, &v);
       r = calc_track_request(&at, cv, &v, p, g->n, g->udp, g->legacy,
-                             calc_verify && g->whole, g->cut,
+                             calc_verify && g->whole &&
+                                 cv->side != CALC_SIDE_STANDS,
+                             g->cut,
                              !g->whole && !g->cut);
     } else {
       calc_reply_info ri;
@@ -538,8 +555,12 @@ static const calc_msg *calc_msg_of(packet_info *pinfo, uint32_t key,
       rm->resent = 1;
       r = calc_rec_of_msg(rm);
     } else if (v) {
+      /* A guess that stands unconfirmed verifies nothing: the roles may
+       * be the other way round. */
       r = calc_track_request(pinfo, w->cv, v, p, n, w->udp, w->legacy,
-                             calc_verify && whole, w->cut, piece);
+                             calc_verify && whole &&
+                                 w->cv->side != CALC_SIDE_STANDS,
+                             w->cut, piece);
     } else {
       r = calc_track_response(pinfo, w->cv, ri, p, n, w->udp, whole, w->cut,
                               w->framing == CALC_FRAMING_LEGACY, piece);
@@ -709,7 +730,8 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
     if (t->reply & CALC_REPLY_SEEN_EARLY)
       proto_item_append_text(it, " (captured before this request: paired "
                                  "by tag)");
-  } else if (t && PINFO_FD_VISITED(pinfo) && !w->cut) {
+  } else if (t && PINFO_FD_VISITED(pinfo) && !w->cut &&
+             !(t->reply & CALC_REPLY_SEEN_ROLES)) {
     expert_add_info(pinfo, ei, (t->reply & CALC_REPLY_SEEN_LOST)
                                    ? &ei_calc_response_not_captured
                                    : &ei_calc_no_response);
@@ -728,8 +750,10 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
   r.classes = v.classes;
   r.ops = v.ops;
   r.early = t && (t->reply & CALC_REPLY_SEEN_EARLY);
+  /* (not counted as unanswered; nor what was perhaps no request) */
   r.not_captured = t && !t->rep_frame && PINFO_FD_VISITED(pinfo) &&
-                   (w->cut || (t->reply & CALC_REPLY_SEEN_LOST));
+                   (w->cut || (t->reply & (CALC_REPLY_SEEN_LOST |
+                                           CALC_REPLY_SEEN_ROLES)));
   calc_tap_queue(pinfo, w, &r);
 }
 
@@ -968,7 +992,7 @@ static int dissect_calc_udp_common(tvbuff_t *tvb, packet_info *pinfo,
     calc_where_quoted(&w, pinfo);
   } else {
     w.cv = calc_conv_find(pinfo, heuristic);
-    if (w.cv->side == CALC_SIDE_OPEN && !PINFO_FD_VISITED(pinfo) && len) {
+    if (calc_side_undecided(w.cv) && !PINFO_FD_VISITED(pinfo) && len) {
       bool cut = (unsigned)len < tvb_reported_length(tvb);
       calc_side_from(w.cv, pinfo, calc_side_says(p, cut ? (size_t)len
           : calc_strip_eol((const char *)p, (size_t)len), cut));
@@ -1170,7 +1194,7 @@ static int dissect_calc_tcp_common(tvbuff_t *tvb, packet_info *pinfo,
    * rest of a line. */
   int lf = tvb_find_uint8(tvb, 0, len, '\n');
   int judge_at = cont ? (lf < 0 ? len : lf + 1) : 0;
-  if (cv->side == CALC_SIDE_OPEN && !PINFO_FD_VISITED(pinfo) && !w.resent &&
+  if (calc_side_undecided(cv) && !PINFO_FD_VISITED(pinfo) && !w.resent &&
       judge_at < len) {
     calc_side_from(cv, pinfo, calc_tcp_says(raw + judge_at,
                                             (size_t)(len - judge_at),

@@ -534,12 +534,67 @@ def test_guess_log_limit(tshark, cap, capture, two, numbers):
         assert [r["calc.verified"] for r in tb[:numbers]] == (
             [""] + ["", "1"] * 7 + [""] if two else [""] * numbers)
     else:
-        assert types == ["1", "2"] * 8 + ["1", "2", "1"]
-        assert side_notes(tb)[0] == [
+        # The guess stands past the log, unconfirmed: nothing verified;
+        # 5-1 (only a client sends it) turns it round from its frame on.
+        assert types == ["1", "2"] * 8 + ["1", "1", "2"]
+        assert [r["calc.verified"] for r in tb] == [""] * 18 + ["1"]
+        assert tb[-1]["calc.response_to"] == "18"
+        notes = side_notes(tb)
+        assert notes[0] == [
             "Server side guessed: no SYN captured and both ports are calc's; "
-            "taken as this message's receiver (port 4000): no message up to "
-            "frame 17 showed which side serves"] if two else \
-            [GUESS_OPEN % ("receiver", 4000)]
+            "taken as this message's receiver (port 4000), unconfirmed and "
+            "not verified, until the content of frame 18 showed the other "
+            "side serves"] if two else [GUESS_OPEN % ("receiver", 4000)]
+        assert notes[17] == [LATE_TURN]
+        assert notes[1:17] == [[]] * 16 and notes[18:] == [[]]
+
+
+LATE_TURN = ("Server side turned round by this message: it is not a calc "
+             "reply: only a client sends it, so its receiver serves (port "
+             "4001); the messages before it stay shown the other way round, "
+             "not verified")
+
+
+@PASSES
+@pytest.mark.parametrize("udp", [False, True], ids=["tcp", "udp"])
+@pytest.mark.parametrize("exchanges", [9, 40])
+def test_reply_first_then_numbers_then_an_expression(tshark, cap, capture,
+                                                     two, udp, exchanges):
+    # The red team's shape: no SYN, the first message a reply, more bare
+    # numbers than the guess keeps (each side's could be a request or a
+    # reply), then an expression.  The wrong guess stands past the log but
+    # verifies nothing (no "Response differs"), and the expression turns
+    # it round: 1+1 is a request, its answer verified; each pass the same.
+    t = None if udp else cap.tcp(CLI, SRV, handshake=False)
+
+    def send(frm, data):
+        if udp:
+            cap.udp(frm, CLI if frm == SRV else SRV, data)
+        else:
+            t.send(data + b"\n", from_client=frm == CLI)
+    # (TCP: each direction's first segment starts with the rest of a line)
+    send(SRV, b"225" if udp else b"5\n225")
+    for i in range(exchanges):
+        send(CLI, b"%d" % (i + 10) if udp or i else b"9\n10")
+        send(SRV, b"%d" % (i + 10))
+    send(CLI, b"1+1")
+    send(SRV, b"2")
+    names = ["calc.type", "calc.response_to", "calc.verified",
+             "_ws.expert.message"] + BLAME
+    tb = tshark.table(capture(cap), names, two_pass=two)
+    no_blame(tb)
+    n = 1 + 2 * exchanges
+    assert [r["calc.type"] for r in tb] == ["1", "2"] * exchanges + [
+        "1", "1", "2"]
+    assert [r["calc.verified"] for r in tb] == [""] * (n + 1) + ["1"]
+    assert tb[-1]["calc.response_to"] == str(n + 1)
+    notes = side_notes(tb)
+    assert notes[n] == [LATE_TURN]
+    assert notes[0] == [
+        "Server side guessed: no SYN captured and both ports are calc's; "
+        "taken as this message's receiver (port 4000), unconfirmed and not "
+        "verified, until the content of frame %d showed the other side "
+        "serves" % (n + 1)] if two else [GUESS_OPEN % ("receiver", 4000)]
 
 
 
@@ -558,8 +613,9 @@ def test_guess_log_bytes(tshark, cap, capture, two, second):
         assert [r["calc.type"] for r in tb] == (
             ["2", "1", "1", "2"] if two else ["1", "2", "1", "2"])
         assert tb[3]["calc.response_to"] == "3"
-    else:
-        assert [r["calc.type"] for r in tb] == ["1", "2", "2", "1"]
+    else:  # stands, then 5-1 turns it from its frame on
+        assert [r["calc.type"] for r in tb] == ["1", "2", "1", "2"]
+        assert tb[3]["calc.response_to"] == "3"
 
 # ---- 8. other protocols on calc's ports -----------------------------------
 
