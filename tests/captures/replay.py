@@ -28,6 +28,7 @@ FIELDS = ["frame.number", "frame.time_relative", "ip.src", "ipv6.src",
           "udp.payload", "tcp.analysis.retransmission"]
 
 TAIL = 1.5   # seconds to wait for the last replies after the last event
+RESET_WAIT = 2.0  # at most, for a connection's replies before its reset
 
 
 class Flow:
@@ -167,6 +168,14 @@ def replay(flows, server_for):
 
     for t, _, lv, what, data in events:
         pump(t0 + t)
+        if what == "reset" and lv.flow.proto == "tcp":
+            # The recording's client reset after the server's last bytes
+            # (nothing comes after a reset): wait for them here too, as
+            # the live server may be slower than the recorded one.
+            until = time.monotonic() + RESET_WAIT
+            while len(lv.got) < len(lv.flow.recorded) and lv.sock and \
+                    time.monotonic() < until:
+                pump(min(until, time.monotonic() + 0.01))
         try:
             _act(sel, lv, what, data)
         except OSError as e:
