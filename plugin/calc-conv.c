@@ -182,6 +182,8 @@ static void calc_side_unpair(calc_conv *cv)
   cv->untagged.head = cv->tagged.head = 0;
   cv->answered = NULL;
   memset(cv->answered_tags, 0, sizeof cv->answered_tags);
+  memset(cv->lost_tags, 0, sizeof cv->lost_tags);
+  cv->lost_left = 0;
   cv->legacy = cv->legacy_rep = NULL;
 }
 
@@ -280,6 +282,8 @@ static void calc_conv_restart(calc_conv *cv)
   cv->untagged.len = cv->tagged.len = 0;
   cv->answered = NULL;
   memset(cv->answered_tags, 0, sizeof cv->answered_tags);
+  memset(cv->lost_tags, 0, sizeof cv->lost_tags);
+  cv->lost_left = 0;
   cv->legacy = cv->legacy_rep = NULL;
   cv->early = NULL;        /* the old connection's responses (pool-freed) */
   memset(cv->tcp, 0, sizeof cv->tcp);

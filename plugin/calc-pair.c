@@ -282,6 +282,48 @@ static calc_txn *calc_retire_oldest(calc_conv *cv)
   calc_txn *t = calc_queue_at(q, 0);
   t->reply |= CALC_REPLY_SEEN_LOST;
   calc_queue_take(q, 0, false);
+  if (t->flags & CALC_TXN_TAG) /* its tag may still come: calc_unretire */
+    cv->lost_tags[cv->lost_next++ % CALC_ANSWERED_TAGS] = t;
+  return t;
+}
+
+/* Each waiting request's response, oldest first, while the lost bytes
+ * hold it whole; each is retired once, so the work is bounded by the
+ * requests.  An answer not known (verification off or out of budget, a
+ * cut request) stops it: its length is not known.  What is retired too
+ * few is found by the answers (calc_resync), too many by the tags
+ * (calc_unretire).  The bytes left are kept for the latter. */
+static void calc_retire_fill(calc_conv *cv, uint64_t lost)
+{
+  for (;;) {
+    calc_queue *q = calc_oldest_queue(cv);
+    uint64_t w = q ? calc_txn_reply_wire(calc_queue_at(q, 0)) : 0;
+    if (!w || w > lost) break;
+    calc_retire_oldest(cv);
+    lost -= w;
+  }
+  cv->lost_left = lost > UINT32_MAX ? UINT32_MAX : (uint32_t)lost;
+}
+
+/* A complete tag wins over a retirement by length: the tagged request
+ * retired as not captured whose tag the response has (a server that
+ * answered out of order: the lost bytes held others' responses) waits
+ * again, and the bytes it stood for go, with those left over, to the
+ * oldest waiting requests, as calc_track_lost_replies would have given
+ * them.  NULL: none has the tag. */
+static calc_txn *calc_unretire(calc_conv *cv, uint32_t tag)
+{
+  calc_txn *t = NULL;
+  for (uint32_t i = 0; i < CALC_ANSWERED_TAGS && !t; i++) {
+    calc_txn **a = &cv->lost_tags[i];
+    if (*a && !(*a)->rep_frame && calc_txn_tag(*a) == tag) {
+      t = *a;
+      *a = NULL;
+    }
+  }
+  if (!t) return NULL;
+  t->reply &= (uint8_t)~CALC_REPLY_SEEN_LOST;
+  calc_retire_fill(cv, calc_txn_reply_wire(t) + cv->lost_left);
   return t;
 }
 
@@ -301,18 +343,7 @@ void calc_track_lost_replies(calc_conv *cv, uint64_t lost, int start)
     if (!w) return;
     lost = lost > w ? lost - w : 0;
   }
-  /* Each waiting request's response, oldest first, while the lost bytes
-   * hold it whole; each is retired once, so the work is bounded by the
-   * requests.  An answer not known (verification off or out of budget, a
-   * cut request) stops it: its length is not known.  What is retired too
-   * few is found by the answers (calc_resync). */
-  for (;;) {
-    calc_queue *q = calc_oldest_queue(cv);
-    uint64_t w = q ? calc_txn_reply_wire(calc_queue_at(q, 0)) : 0;
-    if (!w || w > lost) return;
-    calc_retire_oldest(cv);
-    lost -= w;
-  }
+  calc_retire_fill(cv, lost);
 }
 
 void calc_track_drop_waiting(calc_conv *cv, unsigned why)
@@ -712,6 +743,7 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
   uint32_t at = 0;
   calc_txn *t = NULL, *last = NULL;
   bool dup = false, tagless = false, uncertain = false, older = false;
+  bool unretired = false;
   /* older: the requests before t will not be answered any more */
   /* partial: a TCP line cut at the segment's end (no reassembly): its tag,
    * if any, is in the rest, so it is no untagged response. */
@@ -767,6 +799,8 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
         break;
       }
     }
+    if (!t && !dup && (t = calc_unretire(cv, ri->tag)) != NULL)
+      unretired = true; /* in no queue now */
     /* The oldest waiting request may be a line's start whose tag was in
      * its rest (no reassembly). */
     calc_txn *h = calc_order_head(cv);
@@ -861,7 +895,7 @@ calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
       calc_queue_at(q, i)->reply |= CALC_REPLY_SEEN_LOST;
   }
   if (t) {
-    calc_queue_take(q, at, older);
+    if (!unretired) calc_queue_take(q, at, older);
     t->rep_frame = pinfo->num;
     t->nrep = 1;
     if (udp) calc_txn_udp(t)[1] = hash;

@@ -159,6 +159,10 @@ typedef struct calc_conv {
   calc_queue untagged, tagged;
   calc_txn *answered;      /* latest untagged request answered */
   calc_txn *answered_tags[CALC_ANSWERED_TAGS]; /* latest tagged, a ring */
+  calc_txn *lost_tags[CALC_ANSWERED_TAGS]; /* latest tagged retired as not
+                                              captured by length, a ring */
+  uint32_t lost_next;
+  uint32_t lost_left;      /* lost bytes no retired response filled */
   uint32_t answered_next;
   struct calc_early *early; /* tagged responses waiting for their request
                                (calc-pair.c), NULL while none came */

@@ -359,3 +359,38 @@ def test_request_line_cut_at_segment_end(tshark, cap, capture, two):
     # Stats: the pieces are no requests the server refuses.
     out = tshark.run("-r", path, "-q", "-z", "calc,tree", *NO_REASSEMBLY)
     assert "malformed" not in out, out
+
+
+# ---- a complete tag wins over a retirement by length ----------------------
+
+@PASSES
+@REASSEMBLY
+@pytest.mark.parametrize("second", [b"2+2", b"20+20"],
+                         ids=["same_length", "longer"])
+def test_tag_wins_over_retirement_by_length(tshark, cap, capture, two,
+                                            prefs, second):
+    # Tagged requests answered out of order, the reply lost first being
+    # #2's: the lost bytes are first taken for the oldest's (#1), whose
+    # own reply then comes, complete with its tag.  #1 pairs with it, and
+    # #2's reply is the one not captured (its expected length, with what
+    # was left of the gap); nothing says "no response" or blames.
+    t = cap.tcp(C4, S4)
+    t.send(b"1+1 #1\n" + second + b" #2\n3+3 #3\n")
+    t.lose(b"%d #2\n" % eval(second), from_client=False)
+    t.send(b"2 #1\n", from_client=False)
+    t.send(b"6 #3\n", from_client=False)
+    t.send(b"5*5\n")
+    t.send(b"25\n", from_client=False)
+    names = ["calc.tag", "calc.response_in", "calc.response_to",
+             "calc.verified", "calc.response_not_captured",
+             "calc.no_response", "calc.unseen_request"]
+    tb = tshark.table(capture(cap), names + BLAME, *prefs, two_pass=two)
+    for n in BLAME:
+        assert where(tb, n) == [], n
+    assert [[r[n] for n in names] for r in tb[3:]] == [
+        ["1|2|3", "5|6" if two else "", "", "", "1" if two else "", "", ""],
+        ["1", "", "4", "1", "", "", ""],
+        ["3", "", "4", "1", "", "", ""],
+        ["", "8" if two else "", "", "", "", "", ""],
+        ["", "", "7", "1", "", "", ""],
+    ]
