@@ -24,7 +24,7 @@
   X(TOO_LARGE,   "too-large",    "an integer or reply exceeds a size limit")  \
   X(TOO_LONG,    "too-long",     "request longer than the length limit")      \
   X(TOO_DEEP,    "too-deep",     "parentheses nested beyond the depth limit") \
-  X(BUSY,        "busy",         "server at its connection limit")            \
+  X(BUSY,        "busy",         "server at a connection limit, or stopping")  \
   X(INTERNAL,    "internal",     "server out of memory or internal failure")
 
 /* CALC_OK is 0; error kinds are small positive numbers in table order.
