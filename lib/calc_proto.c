@@ -162,8 +162,19 @@ static unsigned error_flags_of(calc_err e, const char *msg) {
 size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
                            size_t n, size_t bound, char *out, size_t cap,
                            calc_answer_info *ai) {
-  calc_request rq;
-  calc_err e;
+  calc_request rq = {0};
+  calc_err e = CALC_OK;
+  if (n <= calc_ctx_limits(c)->max_len) { /* else refused unread */
+    calc_request_split(req, n, &rq);
+    e = calc_parse(c, rq.expr, rq.expr_len);
+  }
+  return calc_answer_info_parsed(c, role, n, &rq, e, bound, out, cap, ai);
+}
+
+size_t calc_answer_info_parsed(calc_ctx *c, calc_role role, size_t n,
+                               const calc_request *rq, calc_err e,
+                               size_t bound, char *out, size_t cap,
+                               calc_answer_info *ai) {
   size_t len;
   char tagtxt[CALC_TAG_TEXT_MAX + 1] = "";
   size_t taglen = 0;
@@ -177,14 +188,13 @@ size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
     ai->len = ai->body_len = len;
     return len;
   }
-  calc_request_split(req, n, &rq);
-  if (rq.has_tag) {
-    taglen = calc_tag_format(tagtxt, sizeof tagtxt, rq.tag);
+  if (rq->has_tag) {
+    taglen = calc_tag_format(tagtxt, sizeof tagtxt, rq->tag);
     flags |= CALC_REPLY_TAGGED;
   }
   cap -= taglen; /* room for the tag, appended last */
 
-  if ((e = calc_parse(c, rq.expr, rq.expr_len)) != CALC_OK) {
+  if (e != CALC_OK) {
     const char *text = calc_reply(c, &len); /* the evaluator's error line */
     if (len >= cap) len = cap - 1;
     memcpy(out, text, len);

@@ -76,6 +76,8 @@ static calc_ws_pref_bool calc_verify = TRUE;
 static unsigned calc_verify_budget; /* millions of work units per capture */
 /* This file's own evaluation context: parsing what is displayed. */
 static calc_ctx *calc_view_ctx;
+/* Parses made in calc_view_ctx so far (calc_view_tree). */
+static uint32_t calc_view_gen;
 
 static int hf_calc_type = -1;
 static int hf_calc_request = -1;
@@ -319,6 +321,7 @@ static void calc_view_request(packet_info *pinfo, const uint8_t *p, size_t n,
   if (!calc_view_ctx || v->empty) return;
   v->parsed = true;
   v->parse_err = calc_parse(calc_view_ctx, v->rq.expr, v->rq.expr_len);
+  calc_view_gen++;
   if (v->parse_err != CALC_OK) {
     v->parse_msg = wmem_strdup(pinfo->pool, calc_errmsg(calc_view_ctx));
     v->unfinished = v->parse_err == CALC_E_SYNTAX &&
@@ -327,7 +330,15 @@ static void calc_view_request(packet_info *pinfo, const uint8_t *p, size_t n,
   } else {
     v->classes = calc_classes(calc_view_ctx);
     v->ops = calc_ops(calc_view_ctx);
+    v->tree_gen = calc_view_gen;
   }
+}
+
+calc_ctx *calc_view_tree(const calc_req_view *v)
+{
+  if (!v->tree_gen || v->tree_gen != calc_view_gen) return NULL;
+  calc_view_gen++; /* evaluated next: the tree is gone */
+  return calc_view_ctx;
 }
 
 /* "+ *": the binary operators of ops, in table order. */
@@ -1334,6 +1345,7 @@ static bool calc_looks_like_request(tvbuff_t *tvb, bool tcp)
   calc_request rq;
   calc_request_split(p, (size_t)end, &rq);
   if (rq.expr_len == 0 || rq.expr_len > CALC_MAX_REQUEST_LEN) return false;
+  calc_view_gen++;
   return calc_parse(calc_view_ctx, rq.expr, rq.expr_len) == CALC_OK &&
          calc_classes(calc_view_ctx) != 0;
 }
