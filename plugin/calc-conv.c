@@ -114,6 +114,12 @@ calc_conv *calc_conv_find(packet_info *pinfo, bool heuristic)
   const uint8_t *sa = (const uint8_t *)s->data, *da = (const uint8_t *)d->data;
   uint32_t h = (pinfo->srcport ^ pinfo->destport) * 2654435761u;
   for (int i = 0; i < s->len; i++) h = (h ^ sa[i] ^ da[i]) * 16777619u;
+  /* The products' low bits see only the inputs' low bits: fold the high
+   * bits in, so that conversations that differ in a port's high bits do
+   * not share (and thrash) a slot. */
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
   calc_conv_slot *c = &calc_conv_cache[h % CALC_CONV_SLOTS];
   uint32_t fwd = pinfo->srcport << 16 | pinfo->destport;
   uint32_t rev = pinfo->destport << 16 | pinfo->srcport;
