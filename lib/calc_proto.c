@@ -159,6 +159,30 @@ static unsigned error_flags_of(calc_err e, const char *msg) {
   return error_flags(e, msg, strlen(msg));
 }
 
+/* No amplification: a reply of kind *e, *len bytes at out (cap - taglen
+ * bytes of room) and a tag of taglen bytes, over bound, shortened to the
+ * bare kind, or a too-large error. */
+static void shorten(char *out, size_t cap, calc_err *e, size_t *len,
+                    unsigned *flags, size_t taglen, size_t bound) {
+  *flags &= CALC_REPLY_TAGGED;
+  if (*e != CALC_OK) *len = calc_err_line(out, cap, *e, NULL);
+  if (*e == CALC_OK || *len + taglen > bound) {
+    *e = CALC_E_TOO_LARGE;
+    *len = calc_err_line(out, cap, *e, CALC_MSG_USE_TCP);
+  }
+  *flags |= CALC_REPLY_CUT;
+}
+
+calc_err calc_answer_bounded_kind(const calc_answer_info *ai, size_t bound) {
+  if (ai->len <= bound || (ai->flags & CALC_REPLY_TOO_LONG)) return ai->kind;
+  char out[CALC_ANSWER_MAX + 1];
+  size_t taglen = ai->len - ai->body_len, len = ai->body_len;
+  calc_err e = ai->kind;
+  unsigned flags = ai->flags;
+  shorten(out, sizeof out - taglen, &e, &len, &flags, taglen, bound);
+  return e;
+}
+
 size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
                            size_t n, size_t bound, char *out, size_t cap,
                            calc_answer_info *ai) {
@@ -218,16 +242,7 @@ size_t calc_answer_info_parsed(calc_ctx *c, calc_role role, size_t n,
     if (e != CALC_OK) flags |= error_flags_of(e, calc_errmsg(c));
   }
 
-  /* No amplification: shorten to the bare kind, or a too-large error. */
-  if (len + taglen > bound) {
-    flags &= CALC_REPLY_TAGGED;
-    if (e != CALC_OK) len = calc_err_line(out, cap, e, NULL);
-    if (e == CALC_OK || len + taglen > bound) {
-      e = CALC_E_TOO_LARGE;
-      len = calc_err_line(out, cap, e, CALC_MSG_USE_TCP);
-    }
-    flags |= CALC_REPLY_CUT;
-  }
+  if (len + taglen > bound) shorten(out, cap, &e, &len, &flags, taglen, bound);
   memcpy(out + len, tagtxt, taglen + 1);
   ai->kind = e;
   ai->flags = flags;

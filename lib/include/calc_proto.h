@@ -165,6 +165,11 @@ size_t calc_answer_info_parsed(calc_ctx *c, calc_role role, size_t n,
                                size_t bound, char *out, size_t cap,
                                calc_answer_info *ai);
 
+/* The kind calc_answer_info_of() with bound tells of the request whose
+ * unbounded answer (bound SIZE_MAX) *ai describes: the same shortening,
+ * without answering again. */
+calc_err calc_answer_bounded_kind(const calc_answer_info *ai, size_t bound);
+
 /* A reply, parsed (clients and the dissector). */
 typedef struct calc_reply_info {
   int is_error;        /* starts with "ERR " */
