@@ -716,9 +716,11 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
   /* A line's start cut at the segment's end (no reassembly): the server
    * reads the whole line, so neither its tag nor its syntax is known. */
   bool piece = !w->cut && !calc_msg_whole(w, n);
-  proto_item *ei = proto_tree_add_item(st, hf_calc_expression, tvb, offset,
-                                       piece ? (int)calc_trim(p, n)
-                                             : (int)v.shown, ENC_ASCII);
+  /* (Without a tree, no item: its bytes are the message's, fetched.) */
+  proto_item *ei = !st ? NULL
+      : proto_tree_add_item(st, hf_calc_expression, tvb, offset,
+                            piece ? (int)calc_trim(p, n) : (int)v.shown,
+                            ENC_ASCII);
   if (v.rq.has_tag && !w->cut && !piece)
     proto_tree_add_uint(st, hf_calc_tag, tvb, offset + (int)v.rq.expr_len,
                         (int)(v.tag_end - v.rq.expr_len), v.rq.tag);
@@ -840,8 +842,9 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
     else if (!piece)
       expert_add_info(pinfo, ri_item, &ei_calc_error_unknown);
   } else {
-    ri_item = proto_tree_add_item(st, hf_calc_result, tvb, offset,
-                                  (int)ri.body_len, ENC_ASCII);
+    ri_item = !st ? NULL /* as the request's expression */
+        : proto_tree_add_item(st, hf_calc_result, tvb, offset,
+                              (int)ri.body_len, ENC_ASCII);
     if (rc != 0 && !piece)
       expert_add_info(pinfo, ri_item, &ei_calc_malformed_response);
   }
@@ -918,9 +921,10 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
                            m->repeats);
   }
   /* A verified result is the expected text itself (kept as a hash when
-   * long). */
+   * long): looked for only where it shows (the tree, a mismatch). */
   const char *exp = calc_txn_expected(t);
-  if (!exp && calc_verify_is_expected(t, (const char *)p, ri.text_len))
+  if (!exp && (st || m->verdict == CALC_VERDICT_MISMATCH) &&
+      calc_verify_is_expected(t, (const char *)p, ri.text_len))
     exp = wmem_strndup(pinfo->pool, (const char *)p, ri.text_len);
   if (st && exp)
     calc_add_expected(st, tvb, exp,
