@@ -159,11 +159,46 @@ static unsigned error_flags_of(calc_err e, const char *msg) {
   return error_flags(e, msg, strlen(msg));
 }
 
+/* No amplification: a reply of kind *e, *len bytes at out (cap - taglen
+ * bytes of room) and a tag of taglen bytes, over bound, shortened to the
+ * bare kind, or a too-large error. */
+static void shorten(char *out, size_t cap, calc_err *e, size_t *len,
+                    unsigned *flags, size_t taglen, size_t bound) {
+  *flags &= CALC_REPLY_TAGGED;
+  if (*e != CALC_OK) *len = calc_err_line(out, cap, *e, NULL);
+  if (*e == CALC_OK || *len + taglen > bound) {
+    *e = CALC_E_TOO_LARGE;
+    *len = calc_err_line(out, cap, *e, CALC_MSG_USE_TCP);
+  }
+  *flags |= CALC_REPLY_CUT;
+}
+
+calc_err calc_answer_bounded_kind(const calc_answer_info *ai, size_t bound) {
+  if (ai->len <= bound || (ai->flags & CALC_REPLY_TOO_LONG)) return ai->kind;
+  char out[CALC_ANSWER_MAX + 1];
+  size_t taglen = ai->len - ai->body_len, len = ai->body_len;
+  calc_err e = ai->kind;
+  unsigned flags = ai->flags;
+  shorten(out, sizeof out - taglen, &e, &len, &flags, taglen, bound);
+  return e;
+}
+
 size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
                            size_t n, size_t bound, char *out, size_t cap,
                            calc_answer_info *ai) {
-  calc_request rq;
-  calc_err e;
+  calc_request rq = {0};
+  calc_err e = CALC_OK;
+  if (n <= calc_ctx_limits(c)->max_len) { /* else refused unread */
+    calc_request_split(req, n, &rq);
+    e = calc_parse(c, rq.expr, rq.expr_len);
+  }
+  return calc_answer_info_parsed(c, role, n, &rq, e, bound, out, cap, ai);
+}
+
+size_t calc_answer_info_parsed(calc_ctx *c, calc_role role, size_t n,
+                               const calc_request *rq, calc_err e,
+                               size_t bound, char *out, size_t cap,
+                               calc_answer_info *ai) {
   size_t len;
   char tagtxt[CALC_TAG_TEXT_MAX + 1] = "";
   size_t taglen = 0;
@@ -177,14 +212,13 @@ size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
     ai->len = ai->body_len = len;
     return len;
   }
-  calc_request_split(req, n, &rq);
-  if (rq.has_tag) {
-    taglen = calc_tag_format(tagtxt, sizeof tagtxt, rq.tag);
+  if (rq->has_tag) {
+    taglen = calc_tag_format(tagtxt, sizeof tagtxt, rq->tag);
     flags |= CALC_REPLY_TAGGED;
   }
   cap -= taglen; /* room for the tag, appended last */
 
-  if ((e = calc_parse(c, rq.expr, rq.expr_len)) != CALC_OK) {
+  if (e != CALC_OK) {
     const char *text = calc_reply(c, &len); /* the evaluator's error line */
     if (len >= cap) len = cap - 1;
     memcpy(out, text, len);
@@ -208,16 +242,7 @@ size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
     if (e != CALC_OK) flags |= error_flags_of(e, calc_errmsg(c));
   }
 
-  /* No amplification: shorten to the bare kind, or a too-large error. */
-  if (len + taglen > bound) {
-    flags &= CALC_REPLY_TAGGED;
-    if (e != CALC_OK) len = calc_err_line(out, cap, e, NULL);
-    if (e == CALC_OK || len + taglen > bound) {
-      e = CALC_E_TOO_LARGE;
-      len = calc_err_line(out, cap, e, CALC_MSG_USE_TCP);
-    }
-    flags |= CALC_REPLY_CUT;
-  }
+  if (len + taglen > bound) shorten(out, cap, &e, &len, &flags, taglen, bound);
   memcpy(out + len, tagtxt, taglen + 1);
   ai->kind = e;
   ai->flags = flags;

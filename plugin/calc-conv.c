@@ -12,7 +12,7 @@
 #include "calc-track.h"
 #include "packet-calc.h"
 
-/* Slots of the first pass's UDP conversation cache (calc_conv_find). */
+/* Slots of the first pass's conversation cache (calc_conv_find). */
 #define CALC_CONV_SLOTS 1024
 /* A TCP segment further than this from where its direction stands
  * (behind or ahead) is taken for a new connection on the same 4-tuple
@@ -39,9 +39,11 @@ static bool calc_port_is_ours(const packet_info *pinfo, uint32_t port)
  * calc's; else (both, heuristics, equal ports) the receiver of this
  * first message, a guess (calc_conv.guess) that the content of the
  * messages may still turn round (calc_side_evidence). */
-static calc_conv *calc_conv_get(packet_info *pinfo, bool heuristic)
+static calc_conv *calc_conv_get(packet_info *pinfo, bool heuristic,
+                                const conversation_t **convp)
 {
   conversation_t *conv = find_or_create_conversation(pinfo);
+  *convp = conv;
   calc_conv *cv =
       (calc_conv *)conversation_get_proto_data(conv, calc_track_proto());
   if (cv) return cv;
@@ -78,13 +80,17 @@ static calc_conv *calc_conv_get(packet_info *pinfo, bool heuristic)
   return cv;
 }
 
-/* The first pass's UDP conversation cache: the conversation's state by
- * ports and addresses, in front of find_or_create_conversation().  TCP
- * always takes the full lookup: a 4-tuple reused by a new connection is a
- * new conversation (TCP's own per-connection identity). */
+/* The first pass's conversation cache: the conversation's state by
+ * transport, ports and addresses, in front of
+ * find_or_create_conversation().  A TCP 4-tuple reused by a new
+ * connection is a new conversation (TCP's own per-connection identity):
+ * a TCP slot holds only while its conversation is the one TCP found for
+ * this very frame (conversation_t.last_frame); else the full lookup. */
 typedef struct calc_conv_slot {
   calc_conv *cv;
+  const conversation_t *conv;
   uint32_t ports;          /* srcport << 16 | destport, as filed */
+  uint8_t ptype;           /* PT_UDP or PT_TCP */
   uint8_t alen;
   uint8_t src[16], dst[16];
 } calc_conv_slot;
@@ -106,22 +112,33 @@ void calc_conv_reset_cache(void)
 calc_conv *calc_conv_find(packet_info *pinfo, bool heuristic)
 {
   const address *s = &pinfo->src, *d = &pinfo->dst;
-  if (PINFO_FD_VISITED(pinfo) || pinfo->ptype != PT_UDP ||
+  const conversation_t *conv;
+  if (PINFO_FD_VISITED(pinfo) ||
+      (pinfo->ptype != PT_UDP && pinfo->ptype != PT_TCP) ||
       s->type != d->type || s->len != d->len ||
       (s->type != AT_IPv4 && s->type != AT_IPv6) || s->len > 16)
-    return calc_conv_get(pinfo, heuristic);
+    return calc_conv_get(pinfo, heuristic, &conv);
 
   const uint8_t *sa = (const uint8_t *)s->data, *da = (const uint8_t *)d->data;
   uint32_t h = (pinfo->srcport ^ pinfo->destport) * 2654435761u;
   for (int i = 0; i < s->len; i++) h = (h ^ sa[i] ^ da[i]) * 16777619u;
+  /* The products' low bits see only the inputs' low bits: fold the high
+   * bits in, so that conversations that differ in a port's high bits do
+   * not share (and thrash) a slot. */
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
   calc_conv_slot *c = &calc_conv_cache[h % CALC_CONV_SLOTS];
   uint32_t fwd = pinfo->srcport << 16 | pinfo->destport;
   uint32_t rev = pinfo->destport << 16 | pinfo->srcport;
-  if (c->cv && c->alen == s->len &&
+  if (c->cv && c->ptype == pinfo->ptype && c->alen == s->len &&
+      (pinfo->ptype == PT_UDP || c->conv->last_frame == pinfo->num) &&
       (calc_slot_is(c, fwd, s, d) || calc_slot_is(c, rev, d, s)))
     return c->cv;
 
-  c->cv = calc_conv_get(pinfo, heuristic);
+  c->cv = calc_conv_get(pinfo, heuristic, &conv);
+  c->conv = conv;
+  c->ptype = (uint8_t)pinfo->ptype;
   c->ports = fwd;
   c->alen = (uint8_t)s->len;
   memcpy(c->src, sa, s->len);

@@ -236,6 +236,8 @@ typedef struct calc_req_view {
   bool binary;             /* bytes no calc client sends (controls, 8-bit) */
   bool unfinished;         /* a syntax error just past the end: more may
                               come (calcd's legacy rule) */
+  uint32_t tree_gen;       /* parse_err CALC_OK: which parse of the view's
+                              context holds its tree (calc_view_tree) */
 } calc_req_view;
 
 /* n bytes without trailing blanks (a client may pad UDP requests). */
@@ -244,6 +246,13 @@ static inline size_t calc_trim(const uint8_t *p, size_t n)
   while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
   return n;
 }
+
+/* ---- packet-calc.c ---- */
+
+/* The context holding v's accepted parse when nothing was parsed there
+ * since, handed over once (evaluating it replaces the tree), so that the
+ * verification evaluates without parsing again; NULL: parse again. */
+calc_ctx *calc_view_tree(const calc_req_view *v);
 
 /* ---- calc-track.c: per file ---- */
 
@@ -389,7 +398,8 @@ void calc_pair_cleanup(void);
 /* The expected answer of a request, as the first pass keeps it. */
 typedef struct calc_expect {
   size_t len;              /* reply text without the tag */
-  uint64_t hash;
+  uint64_t hash;           /* of the text, when too long to keep it
+                              (calc_verify_kept); else 0 */
   calc_err kind, bounded;  /* its kind; UDP: the kind within the bound */
   unsigned classes;        /* operator classes of the expression */
   const char *text;        /* the text (valid until the next call) */

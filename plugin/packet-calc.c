@@ -76,6 +76,8 @@ static calc_ws_pref_bool calc_verify = TRUE;
 static unsigned calc_verify_budget; /* millions of work units per capture */
 /* This file's own evaluation context: parsing what is displayed. */
 static calc_ctx *calc_view_ctx;
+/* Parses made in calc_view_ctx so far (calc_view_tree). */
+static uint32_t calc_view_gen;
 
 static int hf_calc_type = -1;
 static int hf_calc_request = -1;
@@ -153,29 +155,79 @@ static const value_string calc_op_class_vals[] = {
   {0, NULL}
 };
 
-/* The n bytes at p as printable Info text, without trailing blanks, cut
- * after CALC_INFO_MAX bytes (or marked cut anyway). */
+/* The n bytes at p as Info text: without trailing blanks, cut after
+ * CALC_INFO_MAX bytes (*n and *cut updated); whether they show as they
+ * are (printable, no backslash: no escapes needed). */
+static bool calc_info_plain(const uint8_t *p, size_t *n, bool *cut)
+{
+  *n = calc_trim(p, *n);
+  if (*n > CALC_INFO_MAX) {
+    *n = CALC_INFO_MAX;
+    *cut = true;
+  }
+  for (size_t i = 0; i < *n; i++)
+    if (p[i] < 0x20 || p[i] >= 0x7f || p[i] == '\\') return false;
+  return true;
+}
+
+/* The n bytes at p as printable Info text (calc_info_plain), escaped
+ * where needed, an ellipsis when cut. */
 static const char *calc_info_text(wmem_allocator_t *scope, const uint8_t *p,
                                   size_t n, bool cut)
 {
-  n = calc_trim(p, n);
-  if (n > CALC_INFO_MAX) {
-    n = CALC_INFO_MAX;
-    cut = true;
+  bool plain = calc_info_plain(p, &n, &cut);
+  const char *text = plain ? wmem_strndup(scope, (const char *)p, n)
+                           : calc_ws_format_text(scope, p, n);
+  return cut ? wmem_strconcat(scope, text, UTF8_HORIZONTAL_ELLIPSIS, NULL)
+             : text;
+}
+
+/* Bytes of an ellipsis, and the most one Info text takes when plain. */
+#define CALC_ELLIPSIS_LEN (sizeof UTF8_HORIZONTAL_ELLIPSIS - 1)
+#define CALC_INFO_PLAIN_MAX (CALC_INFO_MAX + CALC_ELLIPSIS_LEN)
+
+/* Copy the plain Info text of n bytes at p (cut: an ellipsis) to out;
+ * returns its length. */
+static size_t calc_info_put(char *out, const uint8_t *p, size_t n, bool cut)
+{
+  memcpy(out, p, n);
+  if (cut) memcpy(out + n, UTF8_HORIZONTAL_ELLIPSIS, CALC_ELLIPSIS_LEN);
+  return n + (cut ? CALC_ELLIPSIS_LEN : 0);
+}
+
+/* A message's Info line, ", <name> <text>" and " (<req text>)" when rp
+ * is not NULL, in one allocation of the packet's scope: the line is what
+ * follows the first two bytes, the separator when it is appended to an
+ * earlier message's.  The texts are calc_info_text()'s. */
+static const char *calc_info_line(wmem_allocator_t *scope, const char *name,
+                                  const uint8_t *p, size_t n, bool cut,
+                                  const uint8_t *rp, size_t rn, bool rcut)
+{
+  if (!calc_info_plain(p, &n, &cut) ||
+      (rp && !calc_info_plain(rp, &rn, &rcut))) /* escapes: rare */
+    return wmem_strconcat(scope, ", ", name, " ",
+                          calc_info_text(scope, p, n, cut),
+                          rp ? " (" : "",
+                          rp ? calc_info_text(scope, rp, rn, rcut) : "",
+                          rp ? ")" : "", NULL);
+  size_t nl = strlen(name);
+  char *line = (char *)wmem_alloc(scope, 2 + nl + 1 + CALC_INFO_PLAIN_MAX +
+                                         2 + CALC_INFO_PLAIN_MAX + 2);
+  size_t k = 0;
+  line[k++] = ',';
+  line[k++] = ' ';
+  memcpy(line + k, name, nl);
+  k += nl;
+  line[k++] = ' ';
+  k += calc_info_put(line + k, p, n, cut);
+  if (rp) {
+    line[k++] = ' ';
+    line[k++] = '(';
+    k += calc_info_put(line + k, rp, rn, rcut);
+    line[k++] = ')';
   }
-  size_t i = 0;
-  while (i < n && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') i++;
-  if (i < n) { /* escapes needed */
-    const char *text = calc_ws_format_text(scope, p, n);
-    return cut ? wmem_strconcat(scope, text, UTF8_HORIZONTAL_ELLIPSIS, NULL)
-               : text;
-  }
-  size_t e = cut ? sizeof UTF8_HORIZONTAL_ELLIPSIS - 1 : 0;
-  char *text = (char *)wmem_alloc(scope, n + e + 1);
-  memcpy(text, p, n);
-  memcpy(text + n, UTF8_HORIZONTAL_ELLIPSIS, e);
-  text[n + e] = '\0';
-  return text;
+  line[k] = '\0';
+  return line;
 }
 
 /* A message's record is found by its place in the frame: which call of
@@ -319,6 +371,7 @@ static void calc_view_request(packet_info *pinfo, const uint8_t *p, size_t n,
   if (!calc_view_ctx || v->empty) return;
   v->parsed = true;
   v->parse_err = calc_parse(calc_view_ctx, v->rq.expr, v->rq.expr_len);
+  calc_view_gen++;
   if (v->parse_err != CALC_OK) {
     v->parse_msg = wmem_strdup(pinfo->pool, calc_errmsg(calc_view_ctx));
     v->unfinished = v->parse_err == CALC_E_SYNTAX &&
@@ -327,7 +380,15 @@ static void calc_view_request(packet_info *pinfo, const uint8_t *p, size_t n,
   } else {
     v->classes = calc_classes(calc_view_ctx);
     v->ops = calc_ops(calc_view_ctx);
+    v->tree_gen = calc_view_gen;
   }
+}
+
+calc_ctx *calc_view_tree(const calc_req_view *v)
+{
+  if (!v->tree_gen || v->tree_gen != calc_view_gen) return NULL;
+  calc_view_gen++; /* evaluated next: the tree is gone */
+  return calc_view_ctx;
 }
 
 /* "+ *": the binary operators of ops, in table order. */
@@ -428,44 +489,52 @@ static void calc_add_side_note(packet_info *pinfo, proto_item *ti,
   }
 }
 
-/* The message head shared by both types; returns its subtree.  Info gets
- * "<Type> <text>", and " (<req>)" when req is not NULL. */
+/* The message head shared by both types; returns its subtree (NULL
+ * without a tree).  Info gets "<Type> <text>" of the n bytes at p, and
+ * " (<req>)" of the rn bytes at rp when rp is not NULL (rcut: they were
+ * cut); built only when a column or the tree shows it. */
 static proto_tree *calc_add_head(tvbuff_t *tvb, packet_info *pinfo,
                                  proto_tree *tree, int offset, int total,
                                  uint8_t type, const calc_where *w,
-                                 const char *text, const char *req,
+                                 const uint8_t *p, size_t n,
+                                 const uint8_t *rp, size_t rn, bool rcut,
                                  bool first)
 {
   const char *name = val_to_str_const(type, calc_type_vals, "?");
+  const char *line = NULL;
   col_set_str(pinfo->cinfo, COL_PROTOCOL, "CALC");
-  if (first) /* replaces what follows TCP's fence, if any */
-    col_add_lstr(pinfo->cinfo, COL_INFO, name, " ", text,
-                 req ? " (" : "", req ? req : "", req ? ")" : "",
-                 COL_ADD_LSTR_TERMINATOR);
-  else
-    col_append_lstr(pinfo->cinfo, COL_INFO, ", ", name, " ", text,
-                    req ? " (" : "", req ? req : "", req ? ")" : "",
-                    COL_ADD_LSTR_TERMINATOR);
+  if (tree || pinfo->cinfo) {
+    /* One string, set (not copied) or appended in one copy. */
+    line = calc_info_line(pinfo->pool, name, p, n, w->cut, rp, rn, rcut);
+    if (first) /* replaces what follows TCP's fence, if any */
+      col_set_str(pinfo->cinfo, COL_INFO, line + 2);
+    else
+      col_append_str(pinfo->cinfo, COL_INFO, line);
+  }
 
-  proto_item *ti = proto_tree_add_item(tree, proto_calc, tvb, offset, total,
-                                       ENC_NA);
-  proto_item_append_text(ti, ", %s: %s", name, text);
-  if (req) proto_item_append_text(ti, " (%s)", req);
-  proto_tree *st = proto_item_add_subtree(ti, ett_calc);
-  /* calc.type is for filters (the item's text names the type); the
-   * booleans for "Apply as Filter"; the usual framing (datagram, line)
-   * goes without saying. */
-  proto_item_set_hidden(calc_add_generated_uint(st, hf_calc_type, tvb,
-                                                offset, 0, type));
-  proto_item *bi = proto_tree_add_boolean(st, type == CALC_TYPE_REQUEST
-                                              ? hf_calc_request
-                                              : hf_calc_response,
-                                          tvb, offset, 0, 1);
-  proto_item_set_generated(bi);
-  proto_item *fi = calc_add_generated_uint(st, hf_calc_framing, tvb, offset,
-                                           0, w->framing);
-  if (w->framing == CALC_FRAMING_DATAGRAM || w->framing == CALC_FRAMING_LINE)
-    proto_item_set_hidden(fi);
+  proto_item *ti = NULL, *fi = NULL;
+  proto_tree *st = NULL;
+  if (tree) {
+    ti = proto_tree_add_item(tree, proto_calc, tvb, offset, total, ENC_NA);
+    /* ", <Type>: <text> (<req>)": the line after its name's blank */
+    proto_item_append_text(ti, ", %s: %s", name, line + 2 + strlen(name) + 1);
+    st = proto_item_add_subtree(ti, ett_calc);
+    /* calc.type is for filters (the item's text names the type); the
+     * booleans for "Apply as Filter"; the usual framing (datagram, line)
+     * goes without saying. */
+    proto_item_set_hidden(calc_add_generated_uint(st, hf_calc_type, tvb,
+                                                  offset, 0, type));
+    proto_item *bi = proto_tree_add_boolean(st, type == CALC_TYPE_REQUEST
+                                                ? hf_calc_request
+                                                : hf_calc_response,
+                                            tvb, offset, 0, 1);
+    proto_item_set_generated(bi);
+    fi = calc_add_generated_uint(st, hf_calc_framing, tvb, offset, 0,
+                                 w->framing);
+    if (w->framing == CALC_FRAMING_DATAGRAM ||
+        w->framing == CALC_FRAMING_LINE)
+      proto_item_set_hidden(fi);
+  }
   if (w->framing == CALC_FRAMING_PARTIAL && !w->cut)
     expert_add_info(pinfo, fi, &ei_calc_unterminated);
   if (w->cut)
@@ -663,15 +732,16 @@ static void dissect_calc_request(tvbuff_t *tvb, packet_info *pinfo,
   calc_txn *t = m ? m->txn : NULL;
 
   proto_tree *st = calc_add_head(tvb, pinfo, tree, offset, total,
-                                 CALC_TYPE_REQUEST, w,
-                                 calc_info_text(pinfo->pool, p, n, w->cut),
-                                 NULL, first);
+                                 CALC_TYPE_REQUEST, w, p, n, NULL, 0, false,
+                                 first);
   /* A line's start cut at the segment's end (no reassembly): the server
    * reads the whole line, so neither its tag nor its syntax is known. */
   bool piece = !w->cut && !calc_msg_whole(w, n);
-  proto_item *ei = proto_tree_add_item(st, hf_calc_expression, tvb, offset,
-                                       piece ? (int)calc_trim(p, n)
-                                             : (int)v.shown, ENC_ASCII);
+  /* (Without a tree, no item: its bytes are the message's, fetched.) */
+  proto_item *ei = !st ? NULL
+      : proto_tree_add_item(st, hf_calc_expression, tvb, offset,
+                            piece ? (int)calc_trim(p, n) : (int)v.shown,
+                            ENC_ASCII);
   if (v.rq.has_tag && !w->cut && !piece)
     proto_tree_add_uint(st, hf_calc_tag, tvb, offset + (int)v.rq.expr_len,
                         (int)(v.tag_end - v.rq.expr_len), v.rq.tag);
@@ -773,17 +843,13 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   const calc_msg *m = calc_msg_of(pinfo, key, w, NULL, &ri, p, n, &rec);
   calc_txn *t = m ? m->txn : NULL;
 
-  const char *req = NULL;
-  if (t) {
-    size_t il;
-    bool icut;
-    const uint8_t *info = calc_txn_info(t, &il, &icut);
-    req = calc_info_text(pinfo->pool, info, il, icut);
-  }
+  const uint8_t *req = NULL;
+  size_t il = 0;
+  bool icut = false;
+  if (t) req = calc_txn_info(t, &il, &icut);
   proto_tree *st = calc_add_head(tvb, pinfo, tree, offset, total,
-                                 CALC_TYPE_RESPONSE, w,
-                                 calc_info_text(pinfo->pool, p, n, w->cut),
-                                 req, first);
+                                 CALC_TYPE_RESPONSE, w, p, n, req, il, icut,
+                                 first);
   proto_item *ri_item;
   if (ri.is_error) {
     int tok = (int)(ri.token - (const char *)p);
@@ -800,8 +866,9 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
     else if (!piece)
       expert_add_info(pinfo, ri_item, &ei_calc_error_unknown);
   } else {
-    ri_item = proto_tree_add_item(st, hf_calc_result, tvb, offset,
-                                  (int)ri.body_len, ENC_ASCII);
+    ri_item = !st ? NULL /* as the request's expression */
+        : proto_tree_add_item(st, hf_calc_result, tvb, offset,
+                              (int)ri.body_len, ENC_ASCII);
     if (rc != 0 && !piece)
       expert_add_info(pinfo, ri_item, &ei_calc_malformed_response);
   }
@@ -878,9 +945,10 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
                            m->repeats);
   }
   /* A verified result is the expected text itself (kept as a hash when
-   * long). */
+   * long): looked for only where it shows (the tree, a mismatch). */
   const char *exp = calc_txn_expected(t);
-  if (!exp && calc_verify_is_expected(t, (const char *)p, ri.text_len))
+  if (!exp && (st || m->verdict == CALC_VERDICT_MISMATCH) &&
+      calc_verify_is_expected(t, (const char *)p, ri.text_len))
     exp = wmem_strndup(pinfo->pool, (const char *)p, ri.text_len);
   if (st && exp)
     calc_add_expected(st, tvb, exp,
@@ -1358,6 +1426,7 @@ static bool calc_looks_like_request(tvbuff_t *tvb, bool tcp)
   calc_request rq;
   calc_request_split(p, (size_t)end, &rq);
   if (rq.expr_len == 0 || rq.expr_len > CALC_MAX_REQUEST_LEN) return false;
+  calc_view_gen++;
   return calc_parse(calc_view_ctx, rq.expr, rq.expr_len) == CALC_OK &&
          calc_classes(calc_view_ctx) != 0;
 }

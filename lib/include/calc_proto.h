@@ -154,6 +154,22 @@ size_t calc_answer_info_of(calc_ctx *c, calc_role role, const char *req,
                            size_t n, size_t bound, char *out, size_t cap,
                            calc_answer_info *ai);
 
+/* calc_answer_info_of() for a request of n bytes split into *rq whose
+ * expression c has just parsed: e is what calc_parse(c, rq->expr,
+ * rq->expr_len) returned, and c is not used in between (its tree and
+ * error are read).  The same reply, without parsing again (a dissector
+ * that parsed the request to show it).  n over the length limit: *rq
+ * and e are not read. */
+size_t calc_answer_info_parsed(calc_ctx *c, calc_role role, size_t n,
+                               const calc_request *rq, calc_err e,
+                               size_t bound, char *out, size_t cap,
+                               calc_answer_info *ai);
+
+/* The kind calc_answer_info_of() with bound tells of the request whose
+ * unbounded answer (bound SIZE_MAX) *ai describes: the same shortening,
+ * without answering again. */
+calc_err calc_answer_bounded_kind(const calc_answer_info *ai, size_t bound);
+
 /* A reply, parsed (clients and the dissector). */
 typedef struct calc_reply_info {
   int is_error;        /* starts with "ERR " */

@@ -329,6 +329,14 @@ static void test_answer_bounds(void) {
                                r, udp, req, out);
           if (out[0] == 'E' && kind == CALC_OK)
             FAIL("%s: a result starts with 'E': %s", req, out);
+          /* the unbounded answer, shortened, tells the same kind */
+          calc_answer_info ai;
+          char whole[CALC_ANSWER_MAX + 1];
+          calc_answer_info_of(c, (calc_role)r, req, (size_t)n, SIZE_MAX,
+                              whole, sizeof whole, &ai);
+          if (calc_answer_bounded_kind(&ai, bound) != kind)
+            FAIL("[%zu,%d] %s: bounded kind %d, want %d", r, udp, req,
+                 calc_answer_bounded_kind(&ai, bound), kind);
         }
   calc_ctx_free(c);
 }
