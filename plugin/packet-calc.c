@@ -65,6 +65,9 @@ enum {
 /* Where the dissector stands. */
 static int proto_calc = -1;
 static int calc_tap = -1;
+/* Wireshark's expert tap ("expert": tshark -z expert, the GUI's Expert
+ * Information), found per file; -1: not found. */
+static int calc_expert_tap = -1;
 static dissector_handle_t calc_udp_handle;
 static dissector_handle_t calc_tcp_handle;
 static dissector_handle_t calc_tls_handle;
@@ -401,6 +404,15 @@ static const char *calc_ops_text(wmem_allocator_t *scope, unsigned ops)
     wmem_strbuf_append(b, calc_op_symbol((calc_op)op));
   }
   return wmem_strbuf_get_str(b);
+}
+
+/* Whether an expert info's own text shows anywhere: in a tree, or to the
+ * expert tap.  Where neither is, its summary does as well (the same group,
+ * severity, Expert column and highest severity; nothing else reads the
+ * text), without the cost of formatting it. */
+static bool calc_expert_text_shows(const proto_tree *tree)
+{
+  return tree || calc_expert_tap < 0 || have_tap_listener(calc_expert_tap);
 }
 
 static proto_item *calc_add_generated_uint(proto_tree *tree, int hf,
@@ -976,7 +988,9 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   if (w->udp && !w->cut && !(t->flags & CALC_TXN_CUT)) {
     uint32_t bound = (uint32_t)calc_udp_bound(t->req_n);
     it = calc_add_generated_uint(st, hf_calc_udp_bound, tvb, 0, 0, bound);
-    if (w->raw_len > bound)
+    if (w->raw_len > bound && !calc_expert_text_shows(tree))
+      expert_add_info(pinfo, it, &ei_calc_amplification);
+    else if (w->raw_len > bound)
       expert_add_info_format(pinfo, it, &ei_calc_amplification,
           "UDP response of %u bytes exceeds the bound of %u bytes for a "
           "%u-byte request", w->raw_len, bound, (unsigned)t->req_n);
@@ -1498,6 +1512,7 @@ static void calc_init(void)
   calc_track_init(proto_calc, calc_verify_budget);
   if (!calc_view_ctx) calc_view_ctx = calc_ctx_new(NULL);
   calc_ports_follow_enabled();
+  calc_expert_tap = find_tap_id("expert");
 }
 
 static void calc_cleanup(void)
