@@ -434,7 +434,7 @@ static calc_rec calc_legacy_join(packet_info *pinfo, calc_conv *cv,
   t->flags &= (uint8_t)~(CALC_TXN_EXPECTED | CALC_TXN_INLINE);
   calc_expect e;
   if (verify && calc_verify_expect(&v, (const char *)cv->legacy_buf, len,
-                                   false, &e)) {
+                                   false, NULL, &e)) {
     if (e.len + 1 > sizeof j->exp) e.text = NULL;
     calc_expect k = e;
     if (!e.text) k.len = SIZE_MAX; /* too long to keep inline: the hash */
@@ -532,7 +532,8 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
     return calc_rec_of_msg(calc_rec_new(NULL, 0));
   bool tagged = v->rq.has_tag && !cut && !piece;
   calc_queue *q = tagged ? &cv->tagged : &cv->untagged;
-  uint32_t req_hash = udp ? calc_hash32(p, n) : 0;
+  uint64_t whole = udp ? calc_verify_hash(p, n) : 0;
+  uint32_t req_hash = (uint32_t)whole; /* as calc_hash32() */
 
   /* Over UDP the same bytes again, while unanswered, are a retransmission
    * (over TCP, a repeated line is a new request).  A tag still unanswered
@@ -552,7 +553,8 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
 
   calc_expect e;
   bool expect = verify && !cut &&
-                calc_verify_expect(v, (const char *)p, n, udp, &e);
+                calc_verify_expect(v, (const char *)p, n, udp,
+                                   udp ? &whole : NULL, &e);
   size_t info_len = calc_trim(piece ? p : (const uint8_t *)v->rq.expr,
                               piece ? n : cut ? v->rq.expr_len : v->shown);
   uint8_t il = calc_info_len(info_len);

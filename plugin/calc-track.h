@@ -407,9 +407,12 @@ typedef struct calc_expect {
 } calc_expect;
 
 /* Compute the expected answer of the n request bytes at p (view v):
- * false when the per-capture budget is spent. */
+ * false when the per-capture budget is spent.  whole: calc_verify_hash()
+ * of those n bytes when the caller has it (UDP's retransmission check),
+ * else NULL: the cache's key is the same hash when the expression is all
+ * of them (no tag), so that a datagram is hashed once. */
 bool calc_verify_expect(const calc_req_view *v, const char *p, size_t n,
-                        bool udp, calc_expect *e);
+                        bool udp, const uint64_t *whole, calc_expect *e);
 uint64_t calc_verify_hash(const void *p, size_t n);
 /* How a response compares with the transaction's expected answer. */
 uint8_t calc_verify_verdict(const calc_txn *t, const calc_reply_info *ri);

@@ -153,14 +153,16 @@ static unsigned calc_classes_answered(const calc_req_view *v, calc_err kind)
 }
 
 bool calc_verify_expect(const calc_req_view *v, const char *p, size_t n,
-                        bool udp, calc_expect *e)
+                        bool udp, const uint64_t *whole, calc_expect *e)
 {
   memset(e, 0, sizeof *e);
   if (!calc_verify_ctx) return false;
   /* The tag changes only the tag echoed: the cache is by expression. */
   const char *key = v->too_long ? "" : v->rq.expr;
   size_t klen = v->too_long ? 0 : v->rq.expr_len;
-  uint64_t rh = calc_verify_hash(key, klen) ^ (udp ? (uint64_t)n << 1 | 1 : 0)
+  uint64_t kh = whole && key == p && klen == n ? *whole
+                                               : calc_verify_hash(key, klen);
+  uint64_t rh = kh ^ (udp ? (uint64_t)n << 1 | 1 : 0)
                 ^ (v->too_long ? 2 : 0);
   if (rh == 0) rh = 1;
   calc_cache_slot *s = &calc_verify_cache[rh % CALC_VERIFY_CACHE];
