@@ -291,6 +291,14 @@ static int is_float_repr(const char *p, size_t n) {
   return i == n && ed >= 2 && ed <= 3;
 }
 
+/* Whether the d digits at p, after a sign when sign, are an int as
+ * Python's str() writes it: no leading zero, no "-0", at most max_digits. */
+static int int_is_canonical(const char *p, size_t d, int sign,
+                            unsigned max_digits) {
+  return d > 0 && d <= max_digits && (d == 1 || p[0] != '0') &&
+         !(d == 1 && p[0] == '0' && sign);
+}
+
 int calc_reply_is_number(const char *p, size_t n, unsigned max_digits) {
   size_t i = 0;
   if (n == 3 && memcmp(p, "nan", 3) == 0) return 1;
@@ -299,8 +307,7 @@ int calc_reply_is_number(const char *p, size_t n, unsigned max_digits) {
   size_t k = i;
   size_t d = digits_at(p, n, &k);
   if (d > 0 && k == n) /* an int */
-    return d <= max_digits && (d == 1 || p[i] != '0') &&
-           !(d == 1 && p[i] == '0' && i == 1);
+    return int_is_canonical(p + i, d, i == 1, max_digits);
   return n > i && is_float_repr(p + i, n - i);
 }
 
@@ -365,6 +372,13 @@ int calc_reply_parse(const char *p, size_t n, calc_reply_info *r) {
     int bare = i == n;
     r->strict = bare || (i + 2 < n && p[i + 1] == ' ' && printable(p, n));
     r->flags |= error_flags(r->kind, bare ? NULL : r->body, r->body_len);
+    return 0;
+  }
+  /* An int, the common result, in one pass over its digits. */
+  size_t i0 = p[0] == '-', k = i0;
+  size_t d = digits_at(p, n, &k);
+  if (d > 0 && k == n) {
+    r->strict = int_is_canonical(p + i0, d, i0 == 1, CALC_MAX_DIGITS);
     return 0;
   }
   r->strict = calc_reply_is_number(p, n, CALC_MAX_DIGITS);
