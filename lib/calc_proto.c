@@ -175,6 +175,9 @@ static void shorten(char *out, size_t cap, calc_err *e, size_t *len,
 
 calc_err calc_answer_bounded_kind(const calc_answer_info *ai, size_t bound) {
   if (ai->len <= bound || (ai->flags & CALC_REPLY_TOO_LONG)) return ai->kind;
+  /* shorten() makes a result too-large whatever its text: no need to
+   * write it. */
+  if (ai->kind == CALC_OK) return CALC_E_TOO_LARGE;
   char out[CALC_ANSWER_MAX + 1];
   size_t taglen = ai->len - ai->body_len, len = ai->body_len;
   calc_err e = ai->kind;
