@@ -42,6 +42,12 @@ typedef struct calc_cache_slot {
 
 static calc_cache_slot *calc_verify_cache;
 
+/* calc_verify_reply_begin(): the response's bytes and their hash; NULL:
+ * none. */
+static const char *calc_reply_p;
+static size_t calc_reply_n;
+static uint64_t calc_reply_h;
+
 /* ---- SipHash-2-4 (Aumasson and Bernstein), keyed per run ---- */
 
 #define CALC_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -225,7 +231,20 @@ bool calc_verify_is_expected(const calc_txn *t, const char *p, size_t n)
     return memcmp(calc_txn_exp_bytes(t), p, n) == 0;
   uint64_t h;
   memcpy(&h, calc_txn_exp_bytes(t), sizeof h);
-  return calc_verify_hash(p, n) == h;
+  return (p == calc_reply_p && n == calc_reply_n ? calc_reply_h
+                                                 : calc_verify_hash(p, n)) == h;
+}
+
+void calc_verify_reply_begin(const uint8_t *p, size_t n, uint64_t h)
+{
+  calc_reply_p = (const char *)p;
+  calc_reply_n = n;
+  calc_reply_h = h;
+}
+
+void calc_verify_reply_end(void)
+{
+  calc_reply_p = NULL;
 }
 
 /* Compare a response with the core's answer to its request.  Results must
