@@ -3,6 +3,7 @@
 #include "calc_proto.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -175,6 +176,9 @@ static void shorten(char *out, size_t cap, calc_err *e, size_t *len,
 
 calc_err calc_answer_bounded_kind(const calc_answer_info *ai, size_t bound) {
   if (ai->len <= bound || (ai->flags & CALC_REPLY_TOO_LONG)) return ai->kind;
+  /* shorten() makes a result too-large whatever its text: no need to
+   * write it. */
+  if (ai->kind == CALC_OK) return CALC_E_TOO_LARGE;
   char out[CALC_ANSWER_MAX + 1];
   size_t taglen = ai->len - ai->body_len, len = ai->body_len;
   calc_err e = ai->kind;
@@ -261,9 +265,23 @@ size_t calc_answer(calc_ctx *c, calc_role role, const char *req, size_t n,
 
 /* ---- the reply grammar ---- */
 
-/* Digits at p[*i..n): how many, advancing *i. */
+/* Whether the 8 bytes at p are all digits: each byte's high nibble is 3,
+ * and still is with 6 added (no carry between bytes then: each stays
+ * below 0x100). */
+static int word_is_digits(const char *p) {
+  const uint64_t hi = 0xf0f0f0f0f0f0f0f0ull, three = 0x3030303030303030ull;
+  const uint64_t six = 0x0606060606060606ull;
+  uint64_t w;
+  memcpy(&w, p, sizeof w);
+  return (w & hi) == three && ((w + six) & hi) == three;
+}
+
+/* Digits at p[*i..n): how many, advancing *i (8 at a time while it can:
+ * a result may have thousands). */
 static size_t digits_at(const char *p, size_t n, size_t *i) {
   size_t k = *i;
+  while (k + sizeof(uint64_t) <= n && word_is_digits(p + k))
+    k += sizeof(uint64_t);
   while (k < n && is_digit(p[k])) k++;
   size_t d = k - *i;
   *i = k;
@@ -291,6 +309,14 @@ static int is_float_repr(const char *p, size_t n) {
   return i == n && ed >= 2 && ed <= 3;
 }
 
+/* Whether the d digits at p, after a sign when sign, are an int as
+ * Python's str() writes it: no leading zero, no "-0", at most max_digits. */
+static int int_is_canonical(const char *p, size_t d, int sign,
+                            unsigned max_digits) {
+  return d > 0 && d <= max_digits && (d == 1 || p[0] != '0') &&
+         !(d == 1 && p[0] == '0' && sign);
+}
+
 int calc_reply_is_number(const char *p, size_t n, unsigned max_digits) {
   size_t i = 0;
   if (n == 3 && memcmp(p, "nan", 3) == 0) return 1;
@@ -299,8 +325,7 @@ int calc_reply_is_number(const char *p, size_t n, unsigned max_digits) {
   size_t k = i;
   size_t d = digits_at(p, n, &k);
   if (d > 0 && k == n) /* an int */
-    return d <= max_digits && (d == 1 || p[i] != '0') &&
-           !(d == 1 && p[i] == '0' && i == 1);
+    return int_is_canonical(p + i, d, i == 1, max_digits);
   return n > i && is_float_repr(p + i, n - i);
 }
 
@@ -365,6 +390,13 @@ int calc_reply_parse(const char *p, size_t n, calc_reply_info *r) {
     int bare = i == n;
     r->strict = bare || (i + 2 < n && p[i + 1] == ' ' && printable(p, n));
     r->flags |= error_flags(r->kind, bare ? NULL : r->body, r->body_len);
+    return 0;
+  }
+  /* An int, the common result, in one pass over its digits. */
+  size_t i0 = p[0] == '-', k = i0;
+  size_t d = digits_at(p, n, &k);
+  if (d > 0 && k == n) {
+    r->strict = int_is_canonical(p + i0, d, i0 == 1, CALC_MAX_DIGITS);
     return 0;
   }
   r->strict = calc_reply_is_number(p, n, CALC_MAX_DIGITS);

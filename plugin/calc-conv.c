@@ -97,11 +97,22 @@ typedef struct calc_conv_slot {
 
 static calc_conv_slot calc_conv_cache[CALC_CONV_SLOTS];
 
+/* Whether the len bytes of two addresses are the same (IPv4's 4 as one
+ * word: no call per comparison). */
+static bool calc_addr_same(const uint8_t *a, const void *b, uint8_t len)
+{
+  if (len != 4) return memcmp(a, b, len) == 0;
+  uint32_t x, y;
+  memcpy(&x, a, sizeof x);
+  memcpy(&y, b, sizeof y);
+  return x == y;
+}
+
 static bool calc_slot_is(const calc_conv_slot *c, uint32_t ports,
                          const address *s, const address *d)
 {
-  return c->ports == ports && memcmp(c->src, s->data, c->alen) == 0 &&
-         memcmp(c->dst, d->data, c->alen) == 0;
+  return c->ports == ports && calc_addr_same(c->src, s->data, c->alen) &&
+         calc_addr_same(c->dst, d->data, c->alen);
 }
 
 void calc_conv_reset_cache(void)

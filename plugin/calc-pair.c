@@ -137,7 +137,8 @@ const uint8_t *calc_txn_exp_bytes(const calc_txn *t)
   return j ? j->exp : calc_txn_tail(t) + (t->info_len & ~CALC_INFO_CUT);
 }
 
-/* UDP: the request's and the first response's hashes. */
+/* UDP: the request's and the first response's hashes (the low 32 bits of
+ * calc_verify_hash() of the datagram). */
 static uint32_t *calc_txn_udp(calc_txn *t)
 {
   return (uint32_t *)(void *)((uint8_t *)calc_txn_tail(t) +
@@ -145,10 +146,6 @@ static uint32_t *calc_txn_udp(calc_txn *t)
                               calc_txn_exp_size(t));
 }
 
-static uint32_t calc_hash32(const uint8_t *p, size_t n)
-{
-  return (uint32_t)calc_verify_hash(p, n);
-}
 
 static uint8_t calc_info_len(size_t n)
 {
@@ -434,7 +431,7 @@ static calc_rec calc_legacy_join(packet_info *pinfo, calc_conv *cv,
   t->flags &= (uint8_t)~(CALC_TXN_EXPECTED | CALC_TXN_INLINE);
   calc_expect e;
   if (verify && calc_verify_expect(&v, (const char *)cv->legacy_buf, len,
-                                   false, &e)) {
+                                   false, NULL, &e)) {
     if (e.len + 1 > sizeof j->exp) e.text = NULL;
     calc_expect k = e;
     if (!e.text) k.len = SIZE_MAX; /* too long to keep inline: the hash */
@@ -532,7 +529,8 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
     return calc_rec_of_msg(calc_rec_new(NULL, 0));
   bool tagged = v->rq.has_tag && !cut && !piece;
   calc_queue *q = tagged ? &cv->tagged : &cv->untagged;
-  uint32_t req_hash = udp ? calc_hash32(p, n) : 0;
+  uint64_t whole = udp ? calc_verify_hash(p, n) : 0;
+  uint32_t req_hash = (uint32_t)whole;
 
   /* Over UDP the same bytes again, while unanswered, are a retransmission
    * (over TCP, a repeated line is a new request).  A tag still unanswered
@@ -552,7 +550,8 @@ calc_rec calc_track_request(packet_info *pinfo, calc_conv *cv,
 
   calc_expect e;
   bool expect = verify && !cut &&
-                calc_verify_expect(v, (const char *)p, n, udp, &e);
+                calc_verify_expect(v, (const char *)p, n, udp,
+                                   udp ? &whole : NULL, &e);
   size_t info_len = calc_trim(piece ? p : (const uint8_t *)v->rq.expr,
                               piece ? n : cut ? v->rq.expr_len : v->shown);
   uint8_t il = calc_info_len(info_len);
@@ -733,12 +732,37 @@ static void calc_cut_reply(calc_conv *cv, const uint8_t *p, size_t n,
   }
 }
 
+static calc_rec calc_pair_response(packet_info *pinfo, calc_conv *cv,
+                                   const calc_reply_info *ri,
+                                   const uint8_t *p, size_t n, bool udp,
+                                   bool whole, bool cut, bool legacy,
+                                   bool piece, uint32_t hash);
+
+/* UDP: the datagram hashed once, for the duplicate check and for its
+ * comparisons with answers kept as hashes (an untagged result is all of
+ * the datagram). */
 calc_rec calc_track_response(packet_info *pinfo, calc_conv *cv,
                              const calc_reply_info *ri, const uint8_t *p,
                              size_t n, bool udp, bool whole, bool cut,
                              bool legacy, bool piece)
 {
-  uint32_t hash = udp ? calc_hash32(p, n) : 0;
+  if (!udp)
+    return calc_pair_response(pinfo, cv, ri, p, n, udp, whole, cut, legacy,
+                              piece, 0);
+  uint64_t h = calc_verify_hash(p, n);
+  calc_verify_reply_begin(p, n, h);
+  calc_rec r = calc_pair_response(pinfo, cv, ri, p, n, udp, whole, cut,
+                                  legacy, piece, (uint32_t)h);
+  calc_verify_reply_end();
+  return r;
+}
+
+static calc_rec calc_pair_response(packet_info *pinfo, calc_conv *cv,
+                                   const calc_reply_info *ri,
+                                   const uint8_t *p, size_t n, bool udp,
+                                   bool whole, bool cut, bool legacy,
+                                   bool piece, uint32_t hash)
+{
   calc_queue *q = NULL;
   uint32_t at = 0;
   calc_txn *t = NULL, *last = NULL;

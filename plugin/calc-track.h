@@ -407,12 +407,21 @@ typedef struct calc_expect {
 } calc_expect;
 
 /* Compute the expected answer of the n request bytes at p (view v):
- * false when the per-capture budget is spent. */
+ * false when the per-capture budget is spent.  whole: calc_verify_hash()
+ * of those n bytes when the caller has it (UDP's retransmission check),
+ * else NULL: the cache's key is the same hash when the expression is all
+ * of them (no tag), so that a datagram is hashed once. */
 bool calc_verify_expect(const calc_req_view *v, const char *p, size_t n,
-                        bool udp, calc_expect *e);
+                        bool udp, const uint64_t *whole, calc_expect *e);
 uint64_t calc_verify_hash(const void *p, size_t n);
 /* How a response compares with the transaction's expected answer. */
 uint8_t calc_verify_verdict(const calc_txn *t, const calc_reply_info *ri);
+/* Between these, the n bytes at p (a response being paired, compared with
+ * many requests' answers) have the hash h: comparing them with an answer
+ * kept as a hash does not hash them again.  p must not change until
+ * calc_verify_reply_end(). */
+void calc_verify_reply_begin(const uint8_t *p, size_t n, uint64_t h);
+void calc_verify_reply_end(void);
 /* Whether the n bytes at p are exactly t's expected reply text. */
 bool calc_verify_is_expected(const calc_txn *t, const char *p, size_t n);
 /* The expected text when kept (short answers), else NULL. */

@@ -65,6 +65,9 @@ enum {
 /* Where the dissector stands. */
 static int proto_calc = -1;
 static int calc_tap = -1;
+/* Wireshark's expert tap ("expert": tshark -z expert, the GUI's Expert
+ * Information), found per file; -1: not found. */
+static int calc_expert_tap = -1;
 static dissector_handle_t calc_udp_handle;
 static dissector_handle_t calc_tcp_handle;
 static dissector_handle_t calc_tls_handle;
@@ -155,9 +158,39 @@ static const value_string calc_op_class_vals[] = {
   {0, NULL}
 };
 
+/* Whether a byte shows in Info as it is (printable ASCII, no backslash:
+ * no escape needed). */
+static bool calc_info_byte_plain(uint8_t c)
+{
+  return c >= 0x20 && c < 0x7f && c != '\\';
+}
+
+/* Bit tricks on 8 bytes at once: each test sets the high bit of the
+ * bytes it finds; a borrow between bytes only follows a byte found
+ * already, so "any" is exact. */
+#define CALC_ONES 0x0101010101010101ull
+#define CALC_HIGH (CALC_ONES << 7)
+
+/* Whether any of the 8 bytes of w is below 0x20 or above 0x7e. */
+static bool calc_word_unprintable(uint64_t w)
+{
+  if (w & CALC_HIGH) return true;                          /* past ASCII */
+  uint64_t ctl = (w - 0x20 * CALC_ONES) & ~w & CALC_HIGH;  /* below 0x20 */
+  uint64_t del = (w + CALC_ONES) & CALC_HIGH;              /* 0x7f */
+  return (ctl | del) != 0;
+}
+
+/* Whether any of the 8 bytes of w is not calc_info_byte_plain(). */
+static bool calc_info_word_escapes(uint64_t w)
+{
+  uint64_t b = w ^ ('\\' * CALC_ONES);
+  return calc_word_unprintable(w) ||
+         ((b - CALC_ONES) & ~b & CALC_HIGH) != 0;         /* a backslash */
+}
+
 /* The n bytes at p as Info text: without trailing blanks, cut after
  * CALC_INFO_MAX bytes (*n and *cut updated); whether they show as they
- * are (printable, no backslash: no escapes needed). */
+ * are (calc_info_byte_plain()). */
 static bool calc_info_plain(const uint8_t *p, size_t *n, bool *cut)
 {
   *n = calc_trim(p, *n);
@@ -165,8 +198,14 @@ static bool calc_info_plain(const uint8_t *p, size_t *n, bool *cut)
     *n = CALC_INFO_MAX;
     *cut = true;
   }
-  for (size_t i = 0; i < *n; i++)
-    if (p[i] < 0x20 || p[i] >= 0x7f || p[i] == '\\') return false;
+  size_t i = 0;
+  for (; i + sizeof(uint64_t) <= *n; i += sizeof(uint64_t)) {
+    uint64_t w;
+    memcpy(&w, p + i, sizeof w);
+    if (calc_info_word_escapes(w)) return false;
+  }
+  for (; i < *n; i++)
+    if (!calc_info_byte_plain(p[i])) return false;
   return true;
 }
 
@@ -247,9 +286,18 @@ static bool calc_byte_is_binary(uint8_t c)
   return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c >= 0x7f;
 }
 
+/* (A word at a time: one with no unprintable byte has no binary byte.) */
 static bool calc_is_binary(const uint8_t *p, size_t n)
 {
-  for (size_t i = 0; i < n; i++)
+  size_t i = 0;
+  for (; i + sizeof(uint64_t) <= n; i += sizeof(uint64_t)) {
+    uint64_t w;
+    memcpy(&w, p + i, sizeof w);
+    if (!calc_word_unprintable(w)) continue;
+    for (size_t k = i; k < i + sizeof w; k++)
+      if (calc_byte_is_binary(p[k])) return true;
+  }
+  for (; i < n; i++)
     if (calc_byte_is_binary(p[i])) return true;
   return false;
 }
@@ -403,10 +451,21 @@ static const char *calc_ops_text(wmem_allocator_t *scope, unsigned ops)
   return wmem_strbuf_get_str(b);
 }
 
+/* Whether an expert info's own text shows anywhere: in a tree, or to the
+ * expert tap.  Where neither is, its summary does as well (the same group,
+ * severity, Expert column and highest severity; nothing else reads the
+ * text), without the cost of formatting it. */
+static bool calc_expert_text_shows(const proto_tree *tree)
+{
+  return tree || calc_expert_tap < 0 || have_tap_listener(calc_expert_tap);
+}
+
+/* (Without a tree, nothing: proto_tree_add_uint() would add nothing.) */
 static proto_item *calc_add_generated_uint(proto_tree *tree, int hf,
                                            tvbuff_t *tvb, int off, int len,
                                            uint32_t v)
 {
+  if (!tree) return NULL;
   proto_item *it = proto_tree_add_uint(tree, hf, tvb, off, len, v);
   proto_item_set_generated(it);
   return it;
@@ -500,7 +559,8 @@ static proto_tree *calc_add_head(tvbuff_t *tvb, packet_info *pinfo,
                                  const uint8_t *rp, size_t rn, bool rcut,
                                  bool first)
 {
-  const char *name = val_to_str_const(type, calc_type_vals, "?");
+  /* calc_type_vals is in type order, from CALC_TYPE_REQUEST */
+  const char *name = calc_type_vals[type - CALC_TYPE_REQUEST].strptr;
   const char *line = NULL;
   col_set_str(pinfo->cinfo, COL_PROTOCOL, "CALC");
   if (tree || pinfo->cinfo) {
@@ -933,7 +993,7 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   nstime_t req_time = calc_txn_time(t);
   nstime_delta(&r.time, &pinfo->abs_ts, &req_time);
   proto_item *it = NULL;
-  if (!m->early) { /* before its request: no response time to tell */
+  if (st && !m->early) { /* before its request: no response time to tell */
     it = proto_tree_add_time(st, hf_calc_time, tvb, 0, 0, &r.time);
     proto_item_set_generated(it);
   }
@@ -955,8 +1015,8 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
                       m->verdict == CALC_VERDICT_MATCH && !ri.is_error);
   if (m->verdict == CALC_VERDICT_MATCH ||
       m->verdict == CALC_VERDICT_MISMATCH) {
-    it = proto_tree_add_boolean(st, hf_calc_verified, tvb, 0, 0,
-                                m->verdict == CALC_VERDICT_MATCH);
+    it = !st ? NULL : proto_tree_add_boolean(st, hf_calc_verified, tvb, 0,
+        0, m->verdict == CALC_VERDICT_MATCH);
     proto_item_set_generated(it);
     if (m->verdict == CALC_VERDICT_MISMATCH && exp)
       expert_add_info_format(pinfo, ri_item, &ei_calc_mismatch,
@@ -976,7 +1036,9 @@ static void dissect_calc_response(tvbuff_t *tvb, packet_info *pinfo,
   if (w->udp && !w->cut && !(t->flags & CALC_TXN_CUT)) {
     uint32_t bound = (uint32_t)calc_udp_bound(t->req_n);
     it = calc_add_generated_uint(st, hf_calc_udp_bound, tvb, 0, 0, bound);
-    if (w->raw_len > bound)
+    if (w->raw_len > bound && !calc_expert_text_shows(tree))
+      expert_add_info(pinfo, it, &ei_calc_amplification);
+    else if (w->raw_len > bound)
       expert_add_info_format(pinfo, it, &ei_calc_amplification,
           "UDP response of %u bytes exceeds the bound of %u bytes for a "
           "%u-byte request", w->raw_len, bound, (unsigned)t->req_n);
@@ -1498,6 +1560,7 @@ static void calc_init(void)
   calc_track_init(proto_calc, calc_verify_budget);
   if (!calc_view_ctx) calc_view_ctx = calc_ctx_new(NULL);
   calc_ports_follow_enabled();
+  calc_expert_tap = find_tap_id("expert");
 }
 
 static void calc_cleanup(void)
