@@ -202,8 +202,8 @@ int calc_side_says(const uint8_t *p, size_t n, bool cut)
 /* Swap two values of a type. */
 #define CALC_SWAP(T, a, b) do { T t_ = (a); (a) = (b); (b) = t_; } while (0)
 
-/* What was paired under the guess is dropped: the caller files it again
- * (calc_side_logged), as the side is now settled. */
+/* What pairing keeps is dropped: after a guess settles, the caller files
+ * it again (calc_side_logged); calc_conv_restart, for a new connection. */
 static void calc_side_unpair(calc_conv *cv)
 {
   cv->untagged.len = cv->tagged.len = 0;
@@ -307,12 +307,7 @@ void calc_side_drop(calc_conv *cv)
  * anything, was not captured: pairing starts uncertain). */
 static void calc_conv_restart(calc_conv *cv)
 {
-  cv->untagged.len = cv->tagged.len = 0;
-  cv->answered = NULL;
-  memset(cv->answered_tags, 0, sizeof cv->answered_tags);
-  memset(cv->lost_tags, 0, sizeof cv->lost_tags);
-  cv->lost_left = 0;
-  cv->legacy = cv->legacy_rep = NULL;
+  calc_side_unpair(cv);    /* what pairing kept, as when a guess settles */
   cv->early = NULL;        /* the old connection's responses (pool-freed) */
   memset(cv->tcp, 0, sizeof cv->tcp);
   for (int d = 0; d < 2; d++) cv->tcp[d].boundary = true;
